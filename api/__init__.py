@@ -1,0 +1,1 @@
+"""The HTTP service (FastAPI) and the dashboard; built on ``domain`` and ``projections``."""

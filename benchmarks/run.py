@@ -1,0 +1,392 @@
+"""`make bench`: run the same workload on modelplane and its peers, compare, record.
+
+Every system runs as its own subprocess (peers in their private venvs, since
+ZenML and MLflow pin conflicting dependencies), so each peak-RSS figure is
+that system's alone; it is read from ``os.wait4`` on the child. The table
+shows medians and p95s per op, modelplane/peer ratios and the modelplane
+targets as met/missed; nothing is asserted, the numbers are the output.
+Results go to ``benchmarks/results/bench-<UTC>.json`` and ``latest.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from peers._common import run_json_child  # stdlib-only, shared with the peers
+
+HERE = Path(__file__).resolve().parent
+PEERS = HERE / "peers"
+RESULTS = HERE / "results"
+VENVS = HERE / ".venvs"
+
+MP_SQLITE = "modelplane-sqlite"
+MP_POSTGRES = "modelplane-postgres"
+PEER_NAMES: tuple[str, ...] = ("zenml", "mlflow")
+
+#: Op order in the table (any op a system reports beyond these goes last).
+OP_ORDER: tuple[str, ...] = (
+    "register_model",
+    "create_version",
+    "promote_force",
+    "get_by_stage",
+    "list_versions_page",
+    "list_versions_all",
+    "log_metadata",
+    "delete_version",
+    "import",
+    "cli_model_list",
+)
+WRITE_OPS: tuple[str, ...] = (
+    "create_version",
+    "promote_force",
+    "log_metadata",
+    "delete_version",
+)
+
+
+@dataclass(frozen=True)
+class Target:
+    """One modelplane (SQLite) target from the brief.
+
+    ``kind`` says what is compared with ``limit``: ``max_ms``/``below_ms``
+    (median, inclusive/strict), ``faster`` (peer median / modelplane median
+    at least ``limit``), ``min_eps`` (replay events/s) or ``below_mb``
+    (replay peak RSS).
+    """
+
+    op: str
+    kind: str
+    limit: float
+    peer: str | None = None
+
+    @property
+    def name(self) -> str:
+        """Human label, e.g. ``create_version median <= 1.0 ms``."""
+        return f"{self.op} {self.label}"
+
+    @property
+    def label(self) -> str:
+        """The condition without the op name."""
+        return {
+            "max_ms": f"median <= {self.limit:g} ms",
+            "below_ms": f"median < {self.limit:g} ms",
+            "faster": f">= {self.limit:g}x faster than {self.peer}",
+            "min_eps": f">= {self.limit:,.0f} events/s",
+            "below_mb": f"peak RSS < {self.limit:g} MB",
+        }[self.kind]
+
+    def check(self, results: dict[str, Any]) -> bool | None:
+        """True/False, or None when a figure is missing (cannot be judged)."""
+        if self.kind == "faster":
+            ratio = _ratio(results, self.op, self.peer or "")
+            return None if ratio is None else ratio <= 1.0 / self.limit
+        if self.kind in ("min_eps", "below_mb"):
+            key = "events_per_s" if self.kind == "min_eps" else "replay_peak_rss_mb"
+            value = _extra(results, key)
+        else:
+            value = _median(results, MP_SQLITE, self.op)
+        if value is None:
+            return None
+        if self.kind in ("max_ms",):
+            return value <= self.limit
+        if self.kind == "min_eps":
+            return value >= self.limit
+        return value < self.limit
+
+
+def _median(results: dict[str, Any], system: str, op: str) -> float | None:
+    summary = results.get(system, {}).get("summary", {}).get(op)
+    return None if summary is None else float(summary["median_ms"])
+
+
+def _ratio(results: dict[str, Any], op: str, peer: str) -> float | None:
+    """modelplane-sqlite median / peer median (below 1 means modelplane is faster)."""
+    mine, theirs = _median(results, MP_SQLITE, op), _median(results, peer, op)
+    if mine is None or theirs is None or theirs == 0:
+        return None
+    return mine / theirs
+
+
+def _extra(results: dict[str, Any], key: str) -> float | None:
+    value = results.get(MP_SQLITE, {}).get("extras", {}).get("replay", {}).get(key)
+    return None if value is None else float(value)
+
+
+def targets() -> list[Target]:
+    """The targets from the benchmark brief, for modelplane on SQLite."""
+    out: list[Target] = []
+    for op in WRITE_OPS:
+        out += [
+            Target(op, "max_ms", 1.0),
+            Target(op, "faster", 2.0, "mlflow"),
+            Target(op, "faster", 10.0, "zenml"),
+        ]
+    out += [
+        Target("get_by_stage", "max_ms", 0.2),
+        Target("list_versions_page", "max_ms", 0.2),
+        Target("import", "below_ms", 150.0),
+        Target("cli_model_list", "below_ms", 300.0),
+        Target("replay", "min_eps", 50_000.0),
+        Target("replay", "below_mb", 200.0),
+    ]
+    return out
+
+
+def summarize(samples: Sequence[float]) -> dict[str, float]:
+    """Median, p95 (inclusive quantiles), mean and count of one op's samples."""
+    data = sorted(samples)
+    p95 = statistics.quantiles(data, n=20, method="inclusive")[18] if len(data) > 1 else data[0]
+    return {
+        "n": len(data),
+        "median_ms": statistics.median(data),
+        "p95_ms": p95,
+        "mean_ms": statistics.fmean(data),
+        "min_ms": data[0],
+        "max_ms": data[-1],
+    }
+
+
+def note(msg: str) -> None:
+    """Orchestrator progress line."""
+    print(f"[run] {msg}", flush=True)
+
+
+def setup_peer(peer: str) -> bool:
+    """Create the peer's venv if missing; False (with a note) if the install failed."""
+    proc = subprocess.run(["bash", str(PEERS / "setup.sh"), peer], check=False)
+    if proc.returncode != 0:
+        note(f"SKIPPING {peer}: its venv could not be installed (see setup output above)")
+        return False
+    return True
+
+
+def run_child(
+    system: str, argv: Sequence[str], env: dict[str, str] | None = None
+) -> dict[str, Any]:
+    """Run one system's benchmark subprocess; add its wait4 peak RSS and a summary."""
+    note(f"{system}: {' '.join(argv)}")
+    child = run_json_child(argv, RESULTS / f"{system}.tmp", env=env, cwd=str(HERE))
+    if child.result is None:
+        why = f"exit code {child.returncode}" if child.returncode else "no JSON on stdout"
+        note(f"{system}: FAILED ({why}) after {child.wall_s:.0f} s")
+        return {"system": system, "error": why, "wall_s": child.wall_s}
+    result = child.result
+    result["self_reported_peak_rss_mb"] = result.get("peak_rss_mb")
+    result["peak_rss_mb"] = child.peak_rss_mb  # this child only, via wait4
+    result["wall_s"] = child.wall_s
+    result["summary"] = {op: summarize(s) for op, s in result.get("ops", {}).items() if s}
+    note(f"{system}: done in {child.wall_s:.0f} s, peak RSS {child.peak_rss_mb:.0f} MB")
+    return result
+
+
+def ordered_ops(results: dict[str, Any]) -> list[str]:
+    """Known ops in workload order, then any extra ones."""
+    seen: list[str] = [op for op in OP_ORDER]
+    for res in results.values():
+        for op in res.get("summary", {}):
+            if op not in seen:
+                seen.append(op)
+    return [op for op in seen if any(op in r.get("summary", {}) for r in results.values())]
+
+
+def _fmt_ms(value: float | None) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.3f}" if value < 1 else f"{value:.2f}" if value < 100 else f"{value:.0f}"
+
+
+def _fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}x" if value < 0.1 else f"{value:.2f}x"
+
+
+def op_targets(op: str) -> list[Target]:
+    """The targets about this op."""
+    return [t for t in targets() if t.op == op]
+
+
+def verdict(ok: bool | None) -> str:
+    """met / missed / n/a (never raises: targets are reported, not asserted)."""
+    return "n/a" if ok is None else "met" if ok else "missed"
+
+
+def build_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
+    """Header and rows of the main comparison table."""
+    systems = [s for s in results if "summary" in results[s]]
+    header = ["op"] + [f"{s} med/p95 ms" for s in systems]
+    peers = [p for p in PEER_NAMES if p in systems]
+    header += [f"mp/{p}" for p in peers] + ["targets (modelplane-sqlite)"]
+    rows: list[list[str]] = []
+    for op in ordered_ops(results):
+        row = [op]
+        for s in systems:
+            summary = results[s]["summary"].get(op)
+            row.append(
+                "absent"
+                if summary is None
+                else f"{_fmt_ms(summary['median_ms'])} / {_fmt_ms(summary['p95_ms'])}"
+            )
+        row += [_fmt_ratio(_ratio(results, op, p)) for p in peers]
+        row.append("; ".join(f"{t.label}: {verdict(t.check(results))}" for t in op_targets(op)))
+        rows.append(row)
+    rows.append(
+        ["peak RSS (MB)"]
+        + [f"{results[s]['peak_rss_mb']:.0f}" for s in systems]
+        + ["" for _ in peers]
+        + [""]
+    )
+    return header, rows
+
+
+def print_table(title: str, header: list[str], rows: list[list[str]]) -> None:
+    """Rich table when rich is importable, aligned plain text otherwise."""
+    try:
+        from rich.console import Console
+        from rich.table import Table
+    except ImportError:
+        widths = [max(len(r[i]) for r in [header, *rows]) for i in range(len(header))]
+        print(f"\n{title}")
+        for r in [header, *rows]:
+            print("  ".join(cell.ljust(w) for cell, w in zip(r, widths, strict=True)))
+        return
+    table = Table(title=title, show_lines=False)
+    for i, col in enumerate(header):
+        table.add_column(col, justify="left" if i in (0, len(header) - 1) else "right")
+    for r in rows:
+        table.add_row(*r)
+    Console(width=max(160, Console().width)).print(table)
+
+
+def print_extras(results: dict[str, Any]) -> None:
+    """Replay and scaling figures for each modelplane store."""
+    for system in (MP_SQLITE, MP_POSTGRES):
+        extras = results.get(system, {}).get("extras")
+        if not extras:
+            continue
+        replay = extras.get("replay")
+        if replay:
+            if "error" in replay:
+                print(f"{system} replay: FAILED ({replay['error']})")
+            else:
+                print(
+                    f"{system} replay: {replay['events']:,} events rebuilt in "
+                    f"{replay['rebuild_s']:.2f} s = {replay['events_per_s']:,.0f} events/s, "
+                    f"peak RSS {replay['replay_peak_rss_mb']:.0f} MB "
+                    f"(seeding took {replay['seed_s']:.0f} s via {replay['seed_method']})"
+                )
+        scaling = extras.get("scaling")
+        if scaling:
+            if "error" in scaling:
+                print(f"{system} scaling: FAILED ({scaling['error']})")
+                continue
+            header = [
+                "versions of one model",
+                "create_version median ms",
+                "get_by_stage median ms",
+            ]
+            rows = [
+                [
+                    f"{p['versions']:,}",
+                    _fmt_ms(p["create_version_median_ms"]),
+                    _fmt_ms(p["get_by_stage_median_ms"]),
+                ]
+                for p in scaling["points"]
+            ]
+            print_table(f"{system} scaling (should be flat)", header, rows)
+
+
+def print_targets(results: dict[str, Any]) -> list[dict[str, str]]:
+    """Print and return every target with its verdict."""
+    out = [{"target": t.name, "verdict": verdict(t.check(results))} for t in targets()]
+    if MP_SQLITE in results:
+        print("\nmodelplane (SQLite) targets:")
+        for item in out:
+            print(f"  [{item['verdict']:>6}] {item['target']}")
+    return out
+
+
+def main() -> int:
+    """Parse args, run every system, print and save the comparison."""
+    parser = argparse.ArgumentParser(description="modelplane benchmark vs ZenML and MLflow")
+    parser.add_argument("--quick", action="store_true", help="smoke-test sizes")
+    parser.add_argument(
+        "--only",
+        choices=("modelplane", "peers", "zenml", "mlflow"),
+        help="run only modelplane (both stores), only the peers, or one peer",
+    )
+    parser.add_argument("--no-postgres", action="store_true", help="skip modelplane on PostgreSQL")
+    args = parser.parse_args()
+    quick = ["--quick"] if args.quick else []
+
+    want_mp = args.only in (None, "modelplane")
+    want_peers = [p for p in PEER_NAMES if args.only in (None, "peers", p)]
+
+    results: dict[str, Any] = {}
+    skipped: dict[str, str] = {}
+    ready = {p: setup_peer(p) for p in want_peers}
+
+    if want_mp:
+        bench = str(HERE / "bench_modelplane.py")
+        results[MP_SQLITE] = run_child(
+            MP_SQLITE, [sys.executable, bench, "--store", "sqlite", *quick]
+        )
+        if args.no_postgres:
+            skipped[MP_POSTGRES] = "--no-postgres"
+        else:
+            results[MP_POSTGRES] = run_child(
+                MP_POSTGRES, [sys.executable, bench, "--store", "postgres", *quick]
+            )
+    for peer in want_peers:
+        if not ready[peer]:
+            skipped[peer] = "venv install failed"
+            continue
+        python = str(VENVS / peer / "bin" / "python")
+        results[peer] = run_child(peer, [python, str(PEERS / f"bench_{peer}.py"), *quick])
+
+    for system, res in results.items():
+        if "error" in res:
+            skipped[system] = res["error"]
+    for system, why in skipped.items():
+        note(f"{system}: not in the table ({why})")
+
+    header, rows = build_rows(results)
+    title = f"modelplane benchmark ({'quick' if args.quick else 'full'}; ms per call)"
+    print_table(title, header, rows)
+    print_extras(results)
+    verdicts = print_targets(results)
+
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    doc = {
+        "timestamp_utc": stamp,
+        "quick": args.quick,
+        "machine": {
+            "cpus": os.cpu_count(),
+            "platform": platform.platform(),
+            "python": platform.python_version(),
+        },
+        "ratio_definition": "modelplane-sqlite median / peer median (< 1 = modelplane faster)",
+        "systems": results,
+        "skipped": skipped,
+        "targets": verdicts,
+        "table": {"header": header, "rows": rows},
+    }
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(doc, indent=1)
+    (RESULTS / f"bench-{stamp}.json").write_text(text, encoding="utf-8")
+    (RESULTS / "latest.json").write_text(text, encoding="utf-8")
+    note(f"wrote {RESULTS / f'bench-{stamp}.json'} and {RESULTS / 'latest.json'}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

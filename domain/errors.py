@@ -1,0 +1,46 @@
+"""Errors the domain raises for refused commands.
+
+Each is a user error: the command appended nothing. The SDK re-exports them from
+``modelplane.exceptions``; several also subclass the builtin that ZenML raises in the same
+situation (``KeyError`` for "not found", ``ValueError`` for bad input, ``RuntimeError`` for an
+occupied stage) so that code written against ZenML keeps catching them.
+"""
+
+from __future__ import annotations
+
+
+class RegistryError(Exception):
+    """Raised when the registry refuses a command; the message says why."""
+
+    def __str__(self) -> str:
+        # KeyError would otherwise quote the message: keep one plain line for the CLI.
+        return str(self.args[0]) if self.args else self.__class__.__name__
+
+
+class ValidationError(RegistryError, ValueError):
+    """Raised when a name, stage or other argument is malformed."""
+
+
+class EntityExistsError(RegistryError):
+    """Raised when a model or version name is already taken."""
+
+
+class NotFoundError(RegistryError, KeyError):
+    """Raised when a model, version or stage holder does not exist."""
+
+
+class EntityDeletedError(NotFoundError):
+    """Raised when a command targets a model or version that was deleted."""
+
+
+class StageOccupiedError(RegistryError, RuntimeError):
+    """Raised when promoting into a stage another version holds, without force."""
+
+    def __init__(self, message: str, *, stage: str, holder: str) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.holder = holder
+
+
+class ConcurrencyError(RegistryError):
+    """Raised when a command lost the optimistic-concurrency race too many times."""

@@ -1,0 +1,387 @@
+"""The application service: takes commands, checks invariants, appends events.
+
+Every command loads the aggregates it touches, validates before triggering any event, and
+saves all of them in one ``save()`` (one database transaction). A lost optimistic-concurrency
+race (``IntegrityError``: another writer appended to the same aggregate first) re-runs the
+whole command on fresh state, so an invariant is checked against what is really in the log.
+Commands return the log position of their last event.
+"""
+
+from __future__ import annotations
+
+import random
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, NamedTuple, TypeVar
+from uuid import UUID
+
+import orjson
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, Mapper, OperationalError, Recording
+
+from . import stages
+from .errors import (
+    ConcurrencyError,
+    EntityDeletedError,
+    EntityExistsError,
+    NotFoundError,
+    StageOccupiedError,
+    ValidationError,
+)
+from .model import DESCRIPTIVE_FIELDS, Model, ModelName, model_name_id
+from .model_version import ModelVersion
+from .names import check_name, check_tags, check_version_name
+from .serialization import OrjsonMapper, dumps
+
+T = TypeVar("T")
+
+#: How often a command is re-run after losing a race before giving up.
+MAX_ATTEMPTS = 50
+
+
+class Appended(NamedTuple):
+    """What a command that creates something returns."""
+
+    id: UUID
+    position: int
+
+
+class Registry(Application[UUID]):
+    """modelplane's write model: models, their versions and stages."""
+
+    name = "modelplane"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Model: 200, ModelVersion: 200}
+    env: ClassVar[dict[str, str]] = {
+        "AGGREGATE_CACHE_MAXSIZE": "5000",
+    }
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return OrjsonMapper(compressor=None, cipher=None)
+
+    # ----------------------------------------------------------------- models
+
+    def register_model(
+        self, name: str, *, fields: dict[str, Any], tags: Iterable[str] | None, actor: str
+    ) -> Appended:
+        check_name(name, "model")
+        clean_fields = _check_fields(fields)
+        clean_tags = check_tags(tags)
+
+        def attempt() -> Appended:
+            index = self._name_index(name)
+            if index is None:
+                index = ModelName(name=name)
+            elif index.model_id is not None:
+                msg = f"Unable to register model '{name}': a model with that name already exists."
+                raise EntityExistsError(msg)
+            model = Model(name=name, fields=clean_fields, tags=clean_tags, actor=actor)
+            index.claim(str(model.id))
+            return Appended(model.id, self._position(self.save(index, model)))
+
+        return _retrying(attempt)
+
+    def update_model(
+        self,
+        model_id: UUID,
+        *,
+        name: str | None = None,
+        fields: dict[str, Any] | None = None,
+        add_tags: Iterable[str] | None = None,
+        remove_tags: Iterable[str] | None = None,
+        actor: str,
+    ) -> int | None:
+        clean_fields = _check_fields(fields or {})
+        to_add = check_tags(add_tags)
+        to_remove = check_tags(remove_tags)
+        if name is not None:
+            check_name(name, "model")
+
+        def attempt() -> int | None:
+            model = self.live_model(model_id)
+            changes = {k: v for k, v in clean_fields.items() if model.fields.get(k) != v}
+            tags = [t for t in model.tags if t not in to_remove]
+            tags += [t for t in to_add if t not in tags]
+            if tags != model.tags:
+                changes["tags"] = tags
+            touched: list[Any] = [model]
+            if name is not None and name != model.name:
+                new_index = self._name_index(name) or ModelName(name=name)
+                if new_index.model_id is not None:
+                    msg = f"Unable to rename model '{model.name}' to '{name}': that name is taken."
+                    raise EntityExistsError(msg)
+                old_index = self._name_index(model.name)
+                assert old_index is not None
+                old_index.release(str(model.id))
+                new_index.claim(str(model.id))
+                changes["name"] = name
+                touched += [old_index, new_index]
+            if not changes:
+                return None
+            model._update(changes=changes, actor=actor)
+            return self._position(self.save(*touched))
+
+        return _retrying(attempt)
+
+    def delete_model(self, model_id: UUID, *, actor: str, reason: str | None = None) -> int:
+        def attempt() -> int:
+            model = self.live_model(model_id)
+            index = self._name_index(model.name)
+            assert index is not None
+            model._delete(actor=actor, reason=reason)
+            index.release(str(model.id))
+            return self._position(self.save(model, index))
+
+        return _retrying(attempt)
+
+    # --------------------------------------------------------------- versions
+
+    def create_version(
+        self,
+        model_id: UUID,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        tags: Iterable[str] | None = None,
+        actor: str,
+    ) -> Appended:
+        if name is not None:
+            check_version_name(name)
+        _check_text(description, "description")
+        clean_tags = check_tags(tags)
+
+        def attempt() -> Appended:
+            model = self.live_model(model_id)
+            number = model.last_number + 1
+            version_name = str(number) if name is None else name
+            if version_name in model.custom_names:
+                msg = (
+                    f"Unable to create model version {model.name} (version {version_name}): "
+                    "a version with the same name already exists."
+                )
+                raise EntityExistsError(msg)
+            version = ModelVersion(
+                model_id=str(model.id),
+                number=number,
+                name=version_name,
+                description=description,
+                tags=clean_tags,
+                actor=actor,
+            )
+            model._add_version(
+                version_id=str(version.id), number=number, name=version_name, actor=actor
+            )
+            return Appended(version.id, self._position(self.save(model, version)))
+
+        return _retrying(attempt)
+
+    def update_version(
+        self,
+        version_id: UUID,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        add_tags: Iterable[str] | None = None,
+        remove_tags: Iterable[str] | None = None,
+        actor: str,
+    ) -> int | None:
+        if name is not None:
+            check_version_name(name)
+        _check_text(description, "description")
+        to_add = check_tags(add_tags)
+        to_remove = check_tags(remove_tags)
+
+        def attempt() -> int | None:
+            model, version = self.live_version(version_id)
+            changes: dict[str, Any] = {}
+            if description is not None and description != version.description:
+                changes["description"] = description
+            tags = [t for t in version.tags if t not in to_remove]
+            tags += [t for t in to_add if t not in tags]
+            if tags != version.tags:
+                changes["tags"] = tags
+            touched: list[Any] = [version]
+            if name is not None and name != version.name:
+                if name in model.custom_names:
+                    msg = f"Model '{model.name}' already has a version named '{name}'."
+                    raise EntityExistsError(msg)
+                model._rename_version(
+                    version_id=str(version.id), old_name=version.name, new_name=name, actor=actor
+                )
+                changes["name"] = name
+                touched.append(model)
+            if not changes:
+                return None
+            version._update(model_id=version.model_id, changes=changes, actor=actor)
+            return self._position(self.save(*touched))
+
+        return _retrying(attempt)
+
+    def change_stage(
+        self,
+        version_id: UUID,
+        stage: object,
+        *,
+        force: bool = False,
+        reason: str | None = None,
+        actor: str,
+    ) -> int | None:
+        """Move a version into a stage; with ``force`` the current holder is archived."""
+        target = stages.assignable_stage(stage)
+        _check_text(reason, "reason")
+
+        def attempt() -> int | None:
+            model, version = self.live_version(version_id)
+            vid = str(version.id)
+            current = model.stage_of.get(vid, stages.NONE)
+            if current == target:
+                return None
+            displaced: ModelVersion | None = None
+            if target in stages.EXCLUSIVE:
+                holder_id = model.holder(target)
+                if holder_id is not None:
+                    displaced = self.repository.get(UUID(holder_id))
+                    if not force:
+                        msg = (
+                            f"Model version '{displaced.name}' of model '{model.name}' is in "
+                            f"{target}; promoting version '{version.name}' needs force=True, "
+                            f"which moves '{displaced.name}' to archived."
+                        )
+                        raise StageOccupiedError(msg, stage=target, holder=displaced.name)
+            if displaced is not None:
+                why = f"displaced from {target} by version '{version.name}'"
+                model._change_stage(
+                    version_id=str(displaced.id),
+                    version_name=displaced.name,
+                    stage=stages.ARCHIVED,
+                    previous_stage=target,
+                    displaced_version_id=None,
+                    displaced_version_name=None,
+                    actor=actor,
+                    reason=f"{why}: {reason}" if reason else why,
+                )
+            model._change_stage(
+                version_id=vid,
+                version_name=version.name,
+                stage=target,
+                previous_stage=current,
+                displaced_version_id=str(displaced.id) if displaced else None,
+                displaced_version_name=displaced.name if displaced else None,
+                actor=actor,
+                reason=reason,
+            )
+            return self._position(self.save(model))
+
+        return _retrying(attempt)
+
+    def delete_version(self, version_id: UUID, *, actor: str) -> int:
+        def attempt() -> int:
+            model, version = self.live_version(version_id)
+            vid = str(version.id)
+            model._delete_version(
+                version_id=vid,
+                version_name=version.name,
+                stage=model.stage_of.get(vid, stages.NONE),
+                actor=actor,
+            )
+            version._delete(model_id=version.model_id, actor=actor)
+            return self._position(self.save(model, version))
+
+        return _retrying(attempt)
+
+    def log_metadata(self, version_id: UUID, metadata: dict[str, Any], *, actor: str) -> int:
+        if not isinstance(metadata, dict) or not metadata:
+            msg = "metadata must be a non-empty dict of {key: value}."
+            raise ValidationError(msg)
+        for key in metadata:
+            if not isinstance(key, str) or not key:
+                msg = f"Metadata keys must be non-empty strings, not {key!r}."
+                raise ValidationError(msg)
+        try:
+            # Normalise to what the log will hold, so the aggregate sees what replay sees.
+            clean = orjson.loads(dumps(metadata))
+        except TypeError as error:
+            msg = f"Metadata must be JSON-serializable: {error}."
+            raise ValidationError(msg) from error
+
+        def attempt() -> int:
+            _, version = self.live_version(version_id)
+            version._log_metadata(model_id=version.model_id, metadata=clean, actor=actor)
+            return self._position(self.save(version))
+
+        return _retrying(attempt)
+
+    # ---------------------------------------------------------------- queries
+
+    def live_model(self, model_id: UUID) -> Model:
+        try:
+            model: Model = self.repository.get(model_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"No model with id '{model_id}' exists.") from None
+        if not isinstance(model, Model):
+            raise NotFoundError(f"No model with id '{model_id}' exists.")
+        if model.deleted:
+            raise EntityDeletedError(f"Model '{model.name}' ({model_id}) was deleted.")
+        return model
+
+    def live_version(self, version_id: UUID) -> tuple[Model, ModelVersion]:
+        try:
+            version: ModelVersion = self.repository.get(version_id)
+        except AggregateNotFoundError:
+            raise NotFoundError(f"No model version with id '{version_id}' exists.") from None
+        if not isinstance(version, ModelVersion):
+            raise NotFoundError(f"No model version with id '{version_id}' exists.")
+        model = self.live_model(UUID(version.model_id))
+        if version.deleted:
+            msg = f"Version '{version.name}' of model '{model.name}' was deleted."
+            raise EntityDeletedError(msg)
+        return model, version
+
+    def model_id_for_name(self, name: str) -> UUID | None:
+        """The live model holding ``name`` now, from the authoritative index."""
+        index = self._name_index(name)
+        if index is None or index.model_id is None:
+            return None
+        return UUID(index.model_id)
+
+    def _name_index(self, name: str) -> ModelName | None:
+        try:
+            index: ModelName = self.repository.get(model_name_id(name))
+        except AggregateNotFoundError:
+            return None
+        return index
+
+    @staticmethod
+    def _position(recordings: list[Recording[UUID]]) -> int:
+        return int(recordings[-1].notification.id)
+
+
+def _check_fields(fields: dict[str, Any]) -> dict[str, Any]:
+    unknown = set(fields) - set(DESCRIPTIVE_FIELDS)
+    if unknown:
+        msg = f"Unknown model field(s): {', '.join(sorted(unknown))}."
+        raise ValidationError(msg)
+    for key, value in fields.items():
+        _check_text(value, key)
+    return {k: v for k, v in fields.items() if v is not None}
+
+
+def _check_text(value: object, what: str) -> None:
+    if value is not None and not isinstance(value, str):
+        msg = f"The {what} must be a string, not {type(value).__name__}."
+        raise ValidationError(msg)
+    if isinstance(value, str) and len(value) > 65_536:
+        msg = f"The {what} is {len(value)} characters long; the limit is 65536."
+        raise ValidationError(msg)
+
+
+def _retrying(command: Callable[[], T]) -> T:
+    """Re-run a command that lost an optimistic-concurrency race or met a busy database."""
+    for attempt in range(MAX_ATTEMPTS):
+        try:
+            return command()
+        except (IntegrityError, OperationalError):
+            if attempt == MAX_ATTEMPTS - 1:
+                break
+            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+    msg = f"The command lost {MAX_ATTEMPTS} concurrent-write races in a row; try again."
+    raise ConcurrencyError(msg)

@@ -1,0 +1,32 @@
+"""Stage names and the rules about them.
+
+``latest`` is virtual (the highest version number) and never stored; ``staging`` and
+``production`` are exclusive (one holder per model); ``none`` and ``archived`` may be held by
+any number of versions.
+"""
+
+from __future__ import annotations
+
+from .errors import ValidationError
+
+NONE = "none"
+STAGING = "staging"
+PRODUCTION = "production"
+ARCHIVED = "archived"
+LATEST = "latest"
+
+ASSIGNABLE: tuple[str, ...] = (NONE, STAGING, PRODUCTION, ARCHIVED)
+EXCLUSIVE: tuple[str, ...] = (STAGING, PRODUCTION)
+ALL: tuple[str, ...] = (*ASSIGNABLE, LATEST)
+
+
+def assignable_stage(value: object) -> str:
+    """Normalise a stage a version can be moved into, refusing ``latest`` and typos."""
+    stage = str(getattr(value, "value", value)).strip().lower()
+    if stage == LATEST:
+        msg = "'latest' is a virtual stage (the highest version number) and cannot be assigned."
+        raise ValidationError(msg)
+    if stage not in ASSIGNABLE:
+        msg = f"'{value}' is not a valid model stage; use one of: {', '.join(ASSIGNABLE)}."
+        raise ValidationError(msg)
+    return stage

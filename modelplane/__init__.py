@@ -1,0 +1,36 @@
+"""modelplane: an event-sourced model control plane.
+
+``from modelplane import Model, log_metadata``; ``from modelplane.client import Client``;
+``from modelplane.enums import ModelStages``. Names load on first use, so that
+``import modelplane`` stays fast for the CLI and for scripts that only read.
+"""
+
+from __future__ import annotations
+
+from importlib import import_module
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .client import Client
+    from .enums import ModelStages
+    from .metadata import log_metadata
+    from .model import Model
+
+_EXPORTS = {
+    "Client": "modelplane.client",
+    "Model": "modelplane.model",
+    "ModelStages": "modelplane.enums",
+    "log_metadata": "modelplane.metadata",
+}
+
+__all__ = ["Client", "Model", "ModelStages", "log_metadata"]
+
+
+def __getattr__(name: str) -> Any:
+    module = _EXPORTS.get(name)
+    if module is None:
+        msg = f"module 'modelplane' has no attribute {name!r}"
+        raise AttributeError(msg)
+    value = getattr(import_module(module), name)
+    globals()[name] = value
+    return value

@@ -1,0 +1,369 @@
+"""``Client``: the SDK's entry point to the registry, named and shaped like ZenML's."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import orjson
+from sqlalchemy import RowMapping
+
+from domain import stages
+from domain.errors import NotFoundError, ValidationError
+from projections import queries
+
+from . import config
+from .enums import ModelStages
+from .responses import (
+    LoggedEvent,
+    MetadataEntry,
+    MetadataValue,
+    ModelResponse,
+    ModelVersionResponse,
+    Page,
+    ReplayResult,
+    StageChange,
+)
+from .store import Store
+
+#: The log table the eventsourcing library writes for the application named "modelplane".
+EVENTS_TABLE = "modelplane_events"
+DEFAULT_PAGE_SIZE = 50
+
+
+class Client:
+    """Reads and writes the registry the environment points at (see ``modelplane.config``)."""
+
+    def __init__(self) -> None:
+        self._store = Store.current()
+
+    # ------------------------------------------------------------------ models
+
+    def create_model(
+        self,
+        name: str,
+        license: str | None = None,
+        description: str | None = None,
+        tags: Iterable[str] | None = None,
+        audience: str | None = None,
+        use_cases: str | None = None,
+        limitations: str | None = None,
+        trade_offs: str | None = None,
+        ethics: str | None = None,
+        **_ignored: Any,
+    ) -> ModelResponse:
+        fields = {
+            "license": license,
+            "description": description,
+            "audience": audience,
+            "use_cases": use_cases,
+            "limitations": limitations,
+            "trade_offs": trade_offs,
+            "ethics": ethics,
+        }
+        created = self._store.registry.register_model(
+            name, fields=fields, tags=tags, actor=config.actor()
+        )
+        return self.get_model(created.id)
+
+    def get_model(self, model_name_or_id: str | UUID) -> ModelResponse:
+        with self._store.read() as conn:
+            row = queries.model_row(conn, model_name_or_id)
+            latest = queries.latest_version_names(conn, [row["id"]])
+        return _model(row, latest.get(row["id"]))
+
+    def list_models(
+        self,
+        name: str | None = None,
+        tag: str | None = None,
+        page: int = 1,
+        size: int = DEFAULT_PAGE_SIZE,
+    ) -> Page[ModelResponse]:
+        """Live models, by name; ``name`` matches a substring, ``tag`` an exact tag."""
+        _check_paging(page, size)
+        with self._store.read() as conn:
+            rows, total = queries.list_models(conn, name=name, tag=tag, page=page, size=size)
+            latest = queries.latest_version_names(conn, [row["id"] for row in rows])
+        return Page([_model(r, latest.get(r["id"])) for r in rows], total, page, size)
+
+    def update_model(
+        self,
+        model_name_or_id: str | UUID,
+        name: str | None = None,
+        license: str | None = None,
+        description: str | None = None,
+        audience: str | None = None,
+        use_cases: str | None = None,
+        limitations: str | None = None,
+        trade_offs: str | None = None,
+        ethics: str | None = None,
+        add_tags: Iterable[str] | None = None,
+        remove_tags: Iterable[str] | None = None,
+    ) -> ModelResponse:
+        model_id = self._model_id(model_name_or_id)
+        fields = {
+            "license": license,
+            "description": description,
+            "audience": audience,
+            "use_cases": use_cases,
+            "limitations": limitations,
+            "trade_offs": trade_offs,
+            "ethics": ethics,
+        }
+        self._store.registry.update_model(
+            model_id,
+            name=name,
+            fields={k: v for k, v in fields.items() if v is not None},
+            add_tags=add_tags,
+            remove_tags=remove_tags,
+            actor=config.actor(),
+        )
+        return self.get_model(model_id)
+
+    def delete_model(self, model_name_or_id: str | UUID, reason: str | None = None) -> None:
+        model_id = self._model_id(model_name_or_id)
+        self._store.registry.delete_model(model_id, actor=config.actor(), reason=reason)
+
+    # ---------------------------------------------------------------- versions
+
+    def create_model_version(
+        self,
+        model_name_or_id: str | UUID,
+        name: str | None = None,
+        description: str | None = None,
+        tags: Iterable[str] | None = None,
+    ) -> ModelVersionResponse:
+        model_id = self._model_id(model_name_or_id)
+        created = self._store.registry.create_version(
+            model_id, name=name, description=description, tags=tags, actor=config.actor()
+        )
+        return self._version_by_id(created.id)
+
+    def get_model_version(
+        self,
+        model_name_or_id: str | UUID,
+        model_version_name_or_number_or_id: str | int | UUID | ModelStages | None = None,
+        at: datetime | int | None = None,
+    ) -> ModelVersionResponse:
+        """A version by name, number, id or stage (None/latest: the highest number).
+
+        ``at`` (a datetime or a log position) answers as of that moment: which version held
+        the stage then, and in which stage the version was.
+        """
+        selector = model_version_name_or_number_or_id
+        with self._store.read() as conn:
+            if at is None:
+                model = queries.model_row(conn, model_name_or_id)
+                row = queries.version_row(conn, model, selector)
+                return self._version(row, model["name"])
+            position = queries.position_at(conn, at)
+            model = queries.model_row_at(conn, model_name_or_id, position)
+            row, stage_then = queries.version_row_at(conn, model, selector, position)
+            return self._version(row, model["name"], stage=stage_then)
+
+    def list_model_versions(
+        self,
+        model_name_or_id: str | UUID,
+        stage: ModelStages | str | None = None,
+        tag: str | None = None,
+        name: str | None = None,
+        page: int = 1,
+        size: int = DEFAULT_PAGE_SIZE,
+    ) -> Page[ModelVersionResponse]:
+        """Live versions of a model, newest first."""
+        _check_paging(page, size)
+        stage_filter = None if stage is None else _stage_filter(stage)
+        with self._store.read() as conn:
+            model = queries.model_row(conn, model_name_or_id)
+            rows, total = queries.list_versions(
+                conn, model["id"], stage=stage_filter, tag=tag, name=name, page=page, size=size
+            )
+        items = [self._version(r, model["name"]) for r in rows]
+        return Page(items, total, page, size)
+
+    def update_model_version(
+        self,
+        model_name_or_id: str | UUID,
+        version_name_or_id: str | int | UUID | ModelStages,
+        stage: ModelStages | str | None = None,
+        force: bool = False,
+        reason: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        add_tags: Iterable[str] | None = None,
+        remove_tags: Iterable[str] | None = None,
+    ) -> ModelVersionResponse:
+        version_id = self.get_model_version(model_name_or_id, version_name_or_id).id
+        registry = self._store.registry
+        actor = config.actor()
+        if name is not None or description is not None or add_tags or remove_tags:
+            registry.update_version(
+                version_id,
+                name=name,
+                description=description,
+                add_tags=add_tags,
+                remove_tags=remove_tags,
+                actor=actor,
+            )
+        if stage is not None:
+            registry.change_stage(version_id, stage, force=force, reason=reason, actor=actor)
+        return self._version_by_id(version_id)
+
+    def delete_model_version(self, model_version_id: str | UUID) -> None:
+        uid = queries.as_uuid(model_version_id)
+        if uid is None:
+            msg = f"'{model_version_id}' is not a model version id."
+            raise NotFoundError(msg)
+        self._store.registry.delete_version(uid, actor=config.actor())
+
+    # --------------------------------------------------------- history & audit
+
+    def get_stage_history(self, model_name_or_id: str | UUID) -> list[StageChange]:
+        """Every stage change of every version of the model, oldest first.
+
+        A name that was deleted and registered again returns the history of every life.
+        """
+        with self._store.read() as conn:
+            model_ids = queries.model_ids_ever_named(conn, model_name_or_id)
+            rows = queries.stage_history(conn, model_ids)
+        return [
+            StageChange(
+                position=int(r["position"]),
+                timestamp=r["timestamp"],
+                model_id=UUID(r["model_id"]),
+                version_id=UUID(r["version_id"]),
+                version=r["version_name"],
+                stage=ModelStages(r["stage"]),
+                previous_stage=ModelStages(r["previous_stage"]),
+                displaced_version=r["displaced_version_name"],
+                actor=r["actor"],
+                reason=r["reason"],
+            )
+            for r in rows
+        ]
+
+    def list_events(
+        self, model: str | UUID | None = None, after: int | None = None, limit: int = 100
+    ) -> list[LoggedEvent]:
+        """The raw log from a position on, optionally only one model's events (every life)."""
+        if limit < 1:
+            raise ValidationError("limit must be at least 1.")
+        start = after or 0
+        with self._store.read() as conn:
+            if model is None:
+                rows = queries.raw_events(conn, events_table=EVENTS_TABLE, after=start, limit=limit)
+            else:
+                ids = queries.model_ids_ever_named(conn, model)
+                wanted = queries.event_positions(conn, ids, start, limit)
+                rows = queries.raw_events(conn, events_table=EVENTS_TABLE, positions=wanted)
+            index = queries.event_entries(conn, [row[0] for row in rows])
+        events = []
+        for position, originator_id, version, topic, state in rows:
+            payload = orjson.loads(state)
+            timestamp = datetime.fromisoformat(payload.pop("timestamp"))
+            payload.pop("originator_topic", None)
+            entry = index.get(position)
+            events.append(
+                LoggedEvent(
+                    position=position,
+                    type=topic.split(":", 1)[-1],
+                    timestamp=timestamp,
+                    actor=payload.get("actor"),
+                    originator_id=originator_id,
+                    originator_version=version,
+                    model_id=UUID(entry["model_id"]) if entry and entry["model_id"] else None,
+                    payload=payload,
+                )
+            )
+        return events
+
+    def rebuild_projections(
+        self,
+        until: int | datetime | None = None,
+        into: str | Path | None = None,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> ReplayResult:
+        """Rebuild the read tables from the log (into a SQLite file, if ``into`` is given)."""
+        from .replay import replay
+
+        return replay(self._store, until=until, into=into, progress=progress)
+
+    # ----------------------------------------------------------------- helpers
+
+    def _model_id(self, model_name_or_id: str | UUID) -> UUID:
+        with self._store.read() as conn:
+            return UUID(queries.model_row(conn, model_name_or_id)["id"])
+
+    def _version_by_id(self, version_id: UUID | str) -> ModelVersionResponse:
+        with self._store.read() as conn:
+            row = queries.version_by_id(conn, version_id)
+            model = queries.model_row(conn, row["model_id"], deleted_ok=True)
+        return self._version(row, model["name"])
+
+    def _version(
+        self, row: RowMapping, model_name: str, stage: str | None = None
+    ) -> ModelVersionResponse:
+        return ModelVersionResponse(
+            id=UUID(row["id"]),
+            name=row["name"],
+            number=int(row["number"]),
+            stage=ModelStages(stage or row["stage"]),
+            description=row["description"],
+            tags=list(row["tags"]),
+            created=row["created"],
+            updated=row["updated"],
+            user=row["created_by"],
+            model_id=UUID(row["model_id"]),
+            model_name=model_name,
+            _client=self,
+        )
+
+    def _metadata_of(self, version_id: UUID) -> dict[str, MetadataValue]:
+        with self._store.read() as conn:
+            history = queries.metadata_history(conn, str(version_id))
+        return {
+            key: MetadataValue(
+                key,
+                [
+                    MetadataEntry(r["value"], r["timestamp"], r["actor"], int(r["position"]))
+                    for r in rows
+                ],
+            )
+            for key, rows in history.items()
+        }
+
+
+def _model(row: RowMapping, latest_version_name: str | None) -> ModelResponse:
+    return ModelResponse(
+        id=UUID(row["id"]),
+        name=row["name"],
+        license=row["license"],
+        description=row["description"],
+        audience=row["audience"],
+        use_cases=row["use_cases"],
+        limitations=row["limitations"],
+        trade_offs=row["trade_offs"],
+        ethics=row["ethics"],
+        tags=list(row["tags"]),
+        created=row["created"],
+        updated=row["updated"],
+        user=row["created_by"],
+        latest_version_name=latest_version_name,
+        deleted=bool(row["deleted"]),
+    )
+
+
+def _stage_filter(stage: ModelStages | str) -> str:
+    value = str(getattr(stage, "value", stage)).lower()
+    if value not in stages.ASSIGNABLE:
+        msg = f"'{stage}' is not a stage to filter by; use one of: {', '.join(stages.ASSIGNABLE)}."
+        raise ValidationError(msg)
+    return value
+
+
+def _check_paging(page: int, size: int) -> None:
+    if page < 1 or size < 1:
+        raise ValidationError("page and size must be at least 1.")

@@ -1,0 +1,15 @@
+"""Enumerations users pass to the SDK, named as in ZenML."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class ModelStages(StrEnum):
+    """Stages of a model version; ``LATEST`` selects the highest number and is never stored."""
+
+    NONE = "none"
+    STAGING = "staging"
+    PRODUCTION = "production"
+    ARCHIVED = "archived"
+    LATEST = "latest"

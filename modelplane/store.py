@@ -1,0 +1,95 @@
+"""One handle per store URL per process: a read engine now, the write model on first write.
+
+Reads need only SQLAlchemy and the read tables; the event-sourced application (and its
+imports) is built the first time something is written, which keeps read-only commands fast.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import TYPE_CHECKING
+
+from sqlalchemy import Connection, select
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError, ProgrammingError
+
+from . import config
+
+if TYPE_CHECKING:
+    from projections.store import ProjectedRegistry
+
+_stores: dict[str, Store] = {}
+_lock = threading.Lock()
+
+
+class Store:
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine: Engine | None = None
+        self._registry: ProjectedRegistry | None = None
+        self._lock = threading.Lock()
+
+    @classmethod
+    def current(cls) -> Store:
+        """The store the environment points at now."""
+        url = config.store_url()
+        with _lock:
+            store = _stores.get(url)
+            if store is None:
+                store = _stores[url] = cls(url)
+            return store
+
+    @property
+    def registry(self) -> ProjectedRegistry:
+        if self._registry is None:
+            with self._lock:
+                if self._registry is None:
+                    from projections.store import open_registry
+
+                    self._registry = open_registry(self.url)
+        return self._registry
+
+    @property
+    def engine(self) -> Engine:
+        if self._engine is None:
+            with self._lock:
+                if self._engine is None:
+                    from projections.engine import make_engine
+                    from projections.tables import tracking
+
+                    engine = make_engine(self.url)
+                    try:
+                        with engine.connect() as conn:
+                            conn.execute(select(tracking.c.position).limit(1))
+                    except (OperationalError, ProgrammingError):
+                        engine.dispose()
+                        self._lock.release()
+                        try:
+                            self.registry  # creates the log and the read tables
+                        finally:
+                            self._lock.acquire()
+                    self._engine = engine
+        return self._engine
+
+    @contextmanager
+    def read(self) -> Iterator[Connection]:
+        with self.engine.connect() as conn:
+            yield conn
+
+    def close(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
+        if self._registry is not None:
+            self._registry.close()
+            self._registry.engine.dispose()
+        with _lock:
+            if _stores.get(self.url) is self:
+                del _stores[self.url]
+
+
+def close_all() -> None:
+    """Dispose every open store (tests switch stores between cases)."""
+    for store in list(_stores.values()):
+        store.close()

@@ -1,0 +1,45 @@
+"""The event index: which model each log position belongs to, its type, actor and time.
+
+The log itself is keyed by aggregate; this index lets ``list_events(model=...)`` and
+time travel by timestamp find positions without decoding the whole log.
+"""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from sqlalchemy import Table, insert
+
+from domain.model import Model, ModelName
+
+from .folding import Batch, Projection, event_type
+from .tables import event_index
+
+_insert_entry = insert(event_index)
+
+
+def owning_model_id(event: object) -> str | None:
+    """The model an event belongs to: its originator for ``Model`` events, else its field."""
+    if isinstance(event, Model.Event):
+        return str(event.originator_id)
+    model_id = getattr(event, "model_id", None)
+    if model_id is None and isinstance(event, ModelName.Event):
+        return None
+    return None if model_id is None else str(model_id)
+
+
+class EventIndex(Projection):
+    name: ClassVar[str] = "event_index"
+    tables: ClassVar[tuple[Table, ...]] = (event_index,)
+
+    def process_event(self, event: object, position: int, batch: Batch) -> None:
+        batch.add(
+            _insert_entry,
+            {
+                "position": position,
+                "model_id": owning_model_id(event),
+                "type": event_type(event),
+                "actor": getattr(event, "actor", None),
+                "timestamp": event.timestamp,  # type: ignore[attr-defined]
+            },
+        )

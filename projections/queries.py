@@ -1,0 +1,399 @@
+"""Queries over the read tables: everything the SDK, CLI and API read.
+
+Only SQLAlchemy Core and the table definitions are imported here, so a process that only
+reads (``modelplane model list``) never loads the event-sourcing machinery.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from sqlalchemy import Connection, RowMapping, and_, bindparam, func, or_, select
+
+from domain import stages
+from domain.errors import NotFoundError, ValidationError
+
+from .tables import (
+    event_index,
+    metadata_values,
+    models,
+    stage_changes,
+    stage_holders,
+    versions,
+)
+
+M, V = models.c, versions.c
+
+_model_by_name = select(models).where(M.name == bindparam("name"), M.deleted.is_(False))
+_model_by_id = select(models).where(M.id == bindparam("id"))
+_version_by_stage = select(versions).where(
+    V.model_id == bindparam("model_id"), V.stage == bindparam("stage"), V.deleted.is_(False)
+)
+_version_by_number = select(versions).where(
+    V.model_id == bindparam("model_id"), V.number == bindparam("number")
+)
+_version_by_name = select(versions).where(
+    V.model_id == bindparam("model_id"), V.name == bindparam("name"), V.deleted.is_(False)
+)
+_version_by_id = select(versions).where(V.id == bindparam("id"))
+_latest_version = (
+    select(versions)
+    .where(V.model_id == bindparam("model_id"), V.deleted.is_(False))
+    .order_by(V.number.desc())
+    .limit(1)
+)
+
+
+def as_uuid(value: object) -> UUID | None:
+    """The UUID a string or UUID denotes, or None if it is a name."""
+    if isinstance(value, UUID):
+        return value
+    if isinstance(value, str) and len(value) in (32, 36):
+        try:
+            return UUID(value)
+        except ValueError:
+            return None
+    return None
+
+
+# ------------------------------------------------------------------------- models
+
+
+def model_row(conn: Connection, name_or_id: object, *, deleted_ok: bool = False) -> RowMapping:
+    """A live model by name or id (``deleted_ok``: a deleted one by id too)."""
+    uid = as_uuid(name_or_id)
+    if uid is not None:
+        row = conn.execute(_model_by_id, {"id": str(uid)}).mappings().first()
+        if row is not None and (deleted_ok or not row["deleted"]):
+            return row
+    if isinstance(name_or_id, str):
+        row = conn.execute(_model_by_name, {"name": name_or_id}).mappings().first()
+        if row is not None:
+            return row
+    msg = f"No model named or with id '{name_or_id}' exists."
+    raise NotFoundError(msg)
+
+
+def model_ids_ever_named(conn: Connection, name_or_id: object) -> list[str]:
+    """Every model (live or deleted) that had this name, oldest first, or the one id."""
+    uid = as_uuid(name_or_id)
+    if uid is not None:
+        found = conn.execute(select(M.id).where(M.id == str(uid))).scalars().all()
+        if found:
+            return list(found)
+    query = select(M.id).where(M.name == str(name_or_id)).order_by(M.registered_position)
+    ids = list(conn.execute(query).scalars())
+    if not ids:
+        msg = f"No model named or with id '{name_or_id}' was ever registered."
+        raise NotFoundError(msg)
+    return ids
+
+
+def list_models(
+    conn: Connection,
+    *,
+    name: str | None = None,
+    tag: str | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> tuple[list[RowMapping], int]:
+    """Live models matching a name substring and a tag, by name; with the total count."""
+    where = [M.deleted.is_(False)]
+    if name:
+        where.append(M.name.contains(name, autoescape=True))
+    rows_query = select(models).where(*where).order_by(M.name)
+    if tag is None:
+        total = conn.execute(select(func.count()).select_from(models).where(*where)).scalar_one()
+        offset = (page - 1) * size
+        rows = list(conn.execute(rows_query.limit(size).offset(offset)).mappings())
+        return rows, int(total)
+    # Tags are a JSON list: filter in Python, which is exact on both backends.
+    matching = [row for row in conn.execute(rows_query).mappings() if tag in row["tags"]]
+    return matching[(page - 1) * size : page * size], len(matching)
+
+
+def latest_version_names(conn: Connection, model_ids: Sequence[str]) -> dict[str, str]:
+    """The highest-numbered live version name of each model."""
+    if not model_ids:
+        return {}
+    newest = (
+        select(V.model_id, func.max(V.number).label("number"))
+        .where(V.model_id.in_(model_ids), V.deleted.is_(False))
+        .group_by(V.model_id)
+        .subquery()
+    )
+    query = select(V.model_id, V.name).join(
+        newest, and_(V.model_id == newest.c.model_id, V.number == newest.c.number)
+    )
+    return {row.model_id: row.name for row in conn.execute(query)}
+
+
+# ----------------------------------------------------------------------- versions
+
+
+def version_row(conn: Connection, model: RowMapping, selector: object) -> RowMapping:
+    """A live version of ``model`` by number, name, id, or stage selector (None = latest)."""
+    model_id = model["id"]
+    stage = stages_selector(selector)
+    row: RowMapping | None
+    if stage == stages.LATEST:
+        row = conn.execute(_latest_version, {"model_id": model_id}).mappings().first()
+        if row is None:
+            msg = f"Model '{model['name']}' has no versions."
+            raise NotFoundError(msg)
+        return row
+    if stage is not None:
+        if stage not in stages.EXCLUSIVE:
+            msg = (
+                f"Several versions of '{model['name']}' may be in stage '{stage}'; "
+                f"list them with list_model_versions(stage='{stage}')."
+            )
+            raise ValidationError(msg)
+        row = conn.execute(_version_by_stage, {"model_id": model_id, "stage": stage}).mappings().first()
+        if row is None:
+            msg = f"No model version found for model `{model['name']}` with version identifier `{stage}`: no version is in {stage}."
+            raise NotFoundError(msg)
+        return row
+    if isinstance(selector, int) or (isinstance(selector, str) and selector.isdigit()):
+        row = conn.execute(_version_by_number, {"model_id": model_id, "number": int(selector)}).mappings().first()
+    else:
+        row = conn.execute(_version_by_name, {"model_id": model_id, "name": str(selector)}).mappings().first()
+        uid = as_uuid(selector)
+        if row is None and uid is not None:
+            row = conn.execute(_version_by_id, {"id": str(uid)}).mappings().first()
+            if row is not None and row["model_id"] != model_id:
+                row = None
+    if row is None or row["deleted"]:
+        msg = f"No model version found for model `{model['name']}` with version identifier `{selector}`."
+        raise NotFoundError(msg)
+    return row
+
+
+def stages_selector(selector: object) -> str | None:
+    """The stage a version selector names (``latest`` for None), or None if it is not one."""
+    if selector is None:
+        return stages.LATEST
+    value = getattr(selector, "value", selector)
+    if isinstance(value, str) and value.lower() in stages.ALL:
+        return value.lower()
+    return None
+
+
+def version_by_id(conn: Connection, version_id: object) -> RowMapping:
+    uid = as_uuid(version_id)
+    row = None if uid is None else conn.execute(_version_by_id, {"id": str(uid)}).mappings().first()
+    if row is None or row["deleted"]:
+        msg = f"No model version with id '{version_id}' exists."
+        raise NotFoundError(msg)
+    return row
+
+
+def list_versions(
+    conn: Connection,
+    model_id: str,
+    *,
+    stage: str | None = None,
+    tag: str | None = None,
+    name: str | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> tuple[list[RowMapping], int]:
+    """Live versions of a model, newest first, with the total count."""
+    where = [V.model_id == model_id, V.deleted.is_(False)]
+    if stage is not None:
+        where.append(V.stage == stage)
+    if name:
+        where.append(V.name.contains(name, autoescape=True))
+    query = select(versions).where(*where).order_by(V.number.desc())
+    if tag is None:
+        total = conn.execute(select(func.count()).select_from(versions).where(*where)).scalar_one()
+        rows = list(conn.execute(query.limit(size).offset((page - 1) * size)).mappings())
+        return rows, int(total)
+    matching = [row for row in conn.execute(query).mappings() if tag in row["tags"]]
+    return matching[(page - 1) * size : page * size], len(matching)
+
+
+# ----------------------------------------------------------------------- metadata
+
+
+def metadata_history(conn: Connection, version_id: str) -> dict[str, list[RowMapping]]:
+    """Every value logged per key on a version, oldest first."""
+    query = (
+        select(metadata_values)
+        .where(metadata_values.c.version_id == version_id)
+        .order_by(metadata_values.c.position)
+    )
+    history: dict[str, list[RowMapping]] = {}
+    for row in conn.execute(query).mappings():
+        history.setdefault(row["key"], []).append(row)
+    return history
+
+
+# ------------------------------------------------------------------ history & time
+
+
+def stage_history(conn: Connection, model_ids: Sequence[str]) -> list[RowMapping]:
+    query = (
+        select(stage_changes)
+        .where(stage_changes.c.model_id.in_(model_ids))
+        .order_by(stage_changes.c.position)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def position_at(conn: Connection, moment: datetime | int) -> int:
+    """The last log position at or before a moment (a position is taken as is)."""
+    if isinstance(moment, bool) or not isinstance(moment, (int, datetime)):
+        msg = f"'at' must be a datetime or a log position, not {moment!r}."
+        raise ValidationError(msg)
+    if isinstance(moment, int):
+        if moment < 0:
+            raise ValidationError("A log position is a number >= 0.")
+        return moment
+    query = select(func.max(event_index.c.position)).where(event_index.c.timestamp <= moment.astimezone())
+    return int(conn.execute(query).scalar() or 0)
+
+
+def model_row_at(conn: Connection, name_or_id: object, position: int) -> RowMapping:
+    """The model that had this name (or id) at a log position."""
+    alive = and_(
+        M.registered_position <= position,
+        or_(M.deleted_position.is_(None), M.deleted_position > position),
+    )
+    uid = as_uuid(name_or_id)
+    row = None
+    if uid is not None:
+        row = conn.execute(select(models).where(M.id == str(uid), alive)).mappings().first()
+    if row is None:
+        query = select(models).where(M.name == str(name_or_id), alive)
+        row = conn.execute(query).mappings().first()
+    if row is None:
+        msg = f"No model named or with id '{name_or_id}' existed at log position {position}."
+        raise NotFoundError(msg)
+    return row
+
+
+def version_row_at(
+    conn: Connection, model: RowMapping, selector: object, position: int
+) -> tuple[RowMapping, str]:
+    """The version a selector picked at a log position, and its stage then."""
+    existed = and_(
+        V.model_id == model["id"],
+        V.created_position <= position,
+        or_(V.deleted_position.is_(None), V.deleted_position > position),
+    )
+    stage = stages_selector(selector)
+    row: RowMapping | None = None
+    if stage == stages.LATEST:
+        query = select(versions).where(existed).order_by(V.number.desc()).limit(1)
+        row = conn.execute(query).mappings().first()
+    elif stage is not None:
+        if stage not in stages.EXCLUSIVE:
+            msg = f"Several versions may be in stage '{stage}'; time travel needs staging or production."
+            raise ValidationError(msg)
+        holder = conn.execute(
+            select(stage_holders.c.version_id)
+            .where(
+                stage_holders.c.model_id == model["id"],
+                stage_holders.c.stage == stage,
+                stage_holders.c.position <= position,
+            )
+            .order_by(stage_holders.c.position.desc())
+            .limit(1)
+        ).scalar()
+        if holder is not None:
+            row = conn.execute(_version_by_id, {"id": holder}).mappings().first()
+        if row is None:
+            msg = f"No version of model '{model['name']}' was in {stage} at log position {position}."
+            raise NotFoundError(msg)
+        return row, stage
+    elif isinstance(selector, int) or (isinstance(selector, str) and selector.isdigit()):
+        row = conn.execute(select(versions).where(existed, V.number == int(selector))).mappings().first()
+    else:
+        uid = as_uuid(selector)
+        query = select(versions).where(existed, or_(V.name == str(selector), V.id == str(uid or "")))
+        row = conn.execute(query).mappings().first()
+    if row is None:
+        msg = f"Model '{model['name']}' had no version '{selector}' at log position {position}."
+        raise NotFoundError(msg)
+    return row, stage_of_at(conn, row["id"], position)
+
+
+def stage_of_at(conn: Connection, version_id: str, position: int) -> str:
+    query = (
+        select(stage_changes.c.stage)
+        .where(stage_changes.c.version_id == version_id, stage_changes.c.position <= position)
+        .order_by(stage_changes.c.position.desc())
+        .limit(1)
+    )
+    return str(conn.execute(query).scalar() or stages.NONE)
+
+
+# -------------------------------------------------------------------------- events
+
+
+def event_positions(
+    conn: Connection, model_ids: Sequence[str] | None, after: int, limit: int
+) -> list[int]:
+    query = select(event_index.c.position).where(event_index.c.position > after)
+    if model_ids is not None:
+        query = query.where(event_index.c.model_id.in_(model_ids))
+    query = query.order_by(event_index.c.position).limit(limit)
+    return [int(p) for p in conn.execute(query).scalars()]
+
+
+def event_entries(conn: Connection, positions: Sequence[int]) -> dict[int, RowMapping]:
+    if not positions:
+        return {}
+    query = select(event_index).where(event_index.c.position.in_(positions))
+    return {int(row["position"]): row for row in conn.execute(query).mappings()}
+
+
+def dump_tables(conn: Connection) -> dict[str, list[tuple[Any, ...]]]:
+    """Every projection table's rows in a stable order (for comparing live and rebuilt)."""
+    from .tables import metadata as table_metadata
+
+    dumped: dict[str, list[tuple[Any, ...]]] = {}
+    for table in table_metadata.sorted_tables:
+        rows = conn.execute(select(table)).all()
+        dumped[table.name] = sorted((tuple(row) for row in rows), key=repr)
+    return dumped
+
+
+def raw_events(
+    conn: Connection,
+    *,
+    events_table: str,
+    positions: Sequence[int] | None = None,
+    after: int = 0,
+    limit: int = 100,
+) -> list[tuple[int, UUID, int, str, bytes]]:
+    """Rows of the log itself (position, originator, version, topic, state), in order."""
+    from sqlalchemy import column, table
+
+    log = table(
+        events_table,
+        column("id"),
+        column("originator_id"),
+        column("originator_version"),
+        column("topic"),
+        column("state"),
+    )
+    query = select(log.c.id, log.c.originator_id, log.c.originator_version, log.c.topic, log.c.state)
+    if positions is not None:
+        if not positions:
+            return []
+        query = query.where(log.c.id.in_(positions))
+    else:
+        query = query.where(log.c.id > after).limit(limit)
+    rows = []
+    for pos, originator, version, topic, state in conn.execute(query.order_by(log.c.id)):
+        if isinstance(originator, (bytes, memoryview)):
+            originator = UUID(bytes=bytes(originator))
+        elif not isinstance(originator, UUID):
+            originator = UUID(str(originator))
+        rows.append((int(pos), originator, int(version), str(topic), bytes(state)))
+    return rows

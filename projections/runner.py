@@ -1,0 +1,162 @@
+"""Catching projections up with the log, inline after a write or in bulk for a replay.
+
+Exactly-once: a projection's rows and its tracking row change in one transaction, and the
+tracking row moves with a compare-and-set (``UPDATE ... WHERE position = :old``), so two
+processes folding the same events cannot both commit; the loser's transaction (its whole
+command) rolls back and is retried.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, Recording
+from sqlalchemy import Connection, bindparam, delete, insert, select, update
+from sqlalchemy.engine import Engine
+from sqlalchemy.exc import IntegrityError as SQLIntegrityError
+from sqlalchemy.orm import Session
+
+from .catalog import Catalog
+from .event_index import EventIndex
+from .folding import Batch, Projection
+from .log import EventLog
+from .metadata import Metadata
+from .stage_history import StageHistory
+from .tables import metadata as table_metadata
+from .tables import tracking
+
+#: Every projection, in the order they fold each batch.
+PROJECTIONS: tuple[Projection, ...] = (Catalog(), StageHistory(), Metadata(), EventIndex())
+
+Progress = Callable[[int, int], None]
+
+_advance = (
+    update(tracking)
+    .where(tracking.c.projection == bindparam("_name"))
+    .where(tracking.c.position == bindparam("_old"))
+    .values(position=bindparam("_new"))
+)
+
+
+def create_tables(engine: Engine | Connection) -> None:
+    """Create the read tables and a tracking row (position 0) for each projection."""
+    table_metadata.create_all(engine)
+    with _begin(engine) as conn:
+        known = set(conn.execute(select(tracking.c.projection)).scalars())
+        missing = [p.name for p in PROJECTIONS if p.name not in known]
+        if missing:
+            try:
+                conn.execute(insert(tracking), [{"projection": n, "position": 0} for n in missing])
+            except SQLIntegrityError:
+                pass  # another process created them first
+
+
+def _begin(engine: Engine | Connection) -> Any:
+    return engine.begin() if isinstance(engine, Engine) else engine.begin_nested()
+
+
+def positions(conn: Session | Connection) -> dict[str, int]:
+    """Each projection's tracked log position."""
+    return {name: int(pos) for name, pos in conn.execute(select(tracking.c.projection, tracking.c.position))}
+
+
+def catch_up(
+    conn: Session | Connection,
+    log: EventLog,
+    recordings: Sequence[Recording[UUID]] = (),
+    projections: Sequence[Projection] = PROJECTIONS,
+) -> int:
+    """Fold every event the projections have not seen; return the position reached.
+
+    Called inside the writer's transaction after it appended ``recordings``. When nothing
+    else was appended since the projections last moved (the usual case), the events are
+    folded from memory; otherwise the gap is read from the log first, in order.
+    """
+    tracked = positions(conn)
+    start = min(tracked[p.name] for p in projections)
+    pending: list[tuple[int, object]] = []
+    if recordings and int(recordings[0].notification.id) == start + 1:
+        pending = [(int(r.notification.id), r.domain_event) for r in recordings]
+        _fold(conn, projections, tracked, pending)
+        head = pending[-1][0]
+    else:
+        head = start
+        for page in log.pages(conn, start):
+            _fold(conn, projections, tracked, page)
+            head = page[-1][0]
+    _advance_all(conn, projections, tracked, head)
+    return head
+
+
+def _fold(
+    conn: Session | Connection,
+    projections: Sequence[Projection],
+    tracked: dict[str, int],
+    events: Sequence[tuple[int, object]],
+) -> None:
+    batch = Batch()
+    for projection in projections:
+        seen = tracked[projection.name]
+        for position, event in events:
+            if position > seen:
+                projection.process_event(event, position, batch)
+    batch.flush(conn)
+
+
+def _advance_all(
+    conn: Session | Connection,
+    projections: Sequence[Projection],
+    tracked: dict[str, int],
+    head: int,
+) -> None:
+    params = [
+        {"_name": p.name, "_old": tracked[p.name], "_new": head}
+        for p in projections
+        if tracked[p.name] != head
+    ]
+    for param in params:
+        result = conn.execute(_advance, param)
+        if result.rowcount != 1:  # type: ignore[attr-defined]
+            msg = f"Projection {param['_name']} was moved by another writer"
+            raise IntegrityError(msg)
+
+
+def rebuild(
+    conn: Session | Connection,
+    log: EventLog,
+    until: int | None = None,
+    progress: Progress | None = None,
+    projections: Sequence[Projection] = PROJECTIONS,
+    source: Session | Connection | None = None,
+) -> int:
+    """Empty the projections' tables and fold the log into them again, up to ``until``.
+
+    Runs in the caller's transaction, so readers see the old tables until it commits. The
+    log is read from ``source`` when the tables live elsewhere (a replay ``--into`` a file).
+    Returns the number of events folded.
+    """
+    source = conn if source is None else source
+    for projection in projections:
+        for table in projection.tables:
+            conn.execute(delete(table))
+    conn.execute(
+        update(tracking)
+        .where(tracking.c.projection.in_([p.name for p in projections]))
+        .values(position=0)
+    )
+    total = log.count(source, 0, until)
+    tracked = {p.name: 0 for p in projections}
+    done = 0
+    head = 0
+    if progress:
+        progress(0, total)
+    for page in log.pages(source, 0, until):
+        _fold(conn, projections, tracked, page)
+        done += len(page)
+        head = page[-1][0]
+        if progress:
+            progress(done, total)
+    _advance_all(conn, projections, tracked, head)
+    return done

@@ -1,0 +1,60 @@
+"""Opening a store: the event-sourced application with its read tables beside it."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import Recording
+from sqlalchemy import Table
+from sqlalchemy.engine import Engine
+
+from domain.registry import Registry
+
+from .log import EventLog
+from .runner import catch_up, create_tables
+
+
+class ProjectedRegistry(Registry):
+    """The registry whose every save also folds the new events into the read tables.
+
+    The append, the projection rows and the tracking rows commit in one transaction: a
+    reader never sees an event without its projection, nor the reverse.
+    """
+
+    name = Registry.name  # the library would otherwise name the tables after this subclass
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        datastore = self.recorder.datastore  # type: ignore[attr-defined]
+        self.engine: Engine = datastore.engine
+        table: Table = self.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
+        self.event_log = EventLog(table, self.mapper)
+        create_tables(self.engine)
+        #: Called after each committed save with the position reached (used by followers).
+        self.on_commit: list[Callable[[int], None]] = []
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
+            recordings = super().save(*objs, **kwargs)
+            if recordings:
+                catch_up(session, self.event_log, recordings)
+        if recordings:
+            for callback in self.on_commit:
+                callback(int(recordings[-1].notification.id))
+        return recordings
+
+    def transaction(self, commit: bool = False) -> Any:
+        """A session in the application's own transaction machinery (joined if one is open)."""
+        return self.recorder.transaction(commit=commit)  # type: ignore[attr-defined]
+
+
+def open_registry(url: str) -> ProjectedRegistry:
+    """Open (creating if needed) the store at a SQLAlchemy URL."""
+    env = {
+        "PERSISTENCE_MODULE": "projections.persistence:Factory",
+        "SQLALCHEMY_URL": url,
+        "CREATE_TABLE": "y",
+    }
+    return ProjectedRegistry(env=env)

@@ -1,0 +1,158 @@
+"""The read tables, as SQLAlchemy Core metadata, shared by SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    Column,
+    DateTime,
+    Dialect,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    TypeDecorator,
+)
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Timezone-aware UTC datetimes on both backends (SQLite has no timezone type)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+metadata = MetaData()
+
+ID = String(36)
+NAME = String(255)
+STAGE = String(16)
+
+
+def _text(name: str) -> Column[Any]:
+    return Column(name, Text, nullable=True)
+
+
+models = Table(
+    "mp_models",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", NAME, nullable=False),
+    _text("license"),
+    _text("description"),
+    _text("audience"),
+    _text("use_cases"),
+    _text("limitations"),
+    _text("trade_offs"),
+    _text("ethics"),
+    Column("tags", JSON, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("deleted_at", UTCDateTime, nullable=True),
+    Column("registered_position", BigInteger, nullable=False),
+    Column("deleted_position", BigInteger, nullable=True),
+    Index("mp_models_name", "name", "deleted"),
+)
+
+versions = Table(
+    "mp_model_versions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("model_id", ID, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("name", NAME, nullable=False),
+    _text("description"),
+    Column("tags", JSON, nullable=False),
+    Column("stage", STAGE, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("updated", UTCDateTime, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    Column("deleted", Boolean, nullable=False),
+    Column("deleted_at", UTCDateTime, nullable=True),
+    Column("created_position", BigInteger, nullable=False),
+    Column("deleted_position", BigInteger, nullable=True),
+    Index("mp_versions_number", "model_id", "number", unique=True),
+    Index("mp_versions_name", "model_id", "name"),
+    Index("mp_versions_stage", "model_id", "stage"),
+)
+
+stage_changes = Table(
+    "mp_stage_changes",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("model_id", ID, nullable=False),
+    Column("version_id", ID, nullable=False),
+    Column("version_name", NAME, nullable=False),
+    Column("stage", STAGE, nullable=False),
+    Column("previous_stage", STAGE, nullable=False),
+    Column("displaced_version_id", ID, nullable=True),
+    Column("displaced_version_name", NAME, nullable=True),
+    Column("actor", NAME, nullable=False),
+    _text("reason"),
+    Column("timestamp", UTCDateTime, nullable=False),
+    Index("mp_stage_changes_model", "model_id", "position"),
+    Index("mp_stage_changes_version", "version_id", "position"),
+)
+
+# Who holds each exclusive stage of a model, as a step function of the log position: the
+# holder at position p is the row with the greatest position <= p (version_id NULL = nobody).
+stage_holders = Table(
+    "mp_stage_holders",
+    metadata,
+    Column("model_id", ID, primary_key=True),
+    Column("stage", STAGE, primary_key=True),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("version_id", ID, nullable=True),
+)
+
+metadata_values = Table(
+    "mp_metadata",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("key", String(255), primary_key=True),
+    Column("version_id", ID, nullable=False),
+    Column("model_id", ID, nullable=False),
+    Column("value", JSON, nullable=True),
+    Column("actor", NAME, nullable=False),
+    Column("timestamp", UTCDateTime, nullable=False),
+    Index("mp_metadata_version_key", "version_id", "key", "position"),
+)
+
+event_index = Table(
+    "mp_event_index",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("model_id", ID, nullable=True),
+    Column("type", String(64), nullable=False),
+    Column("actor", NAME, nullable=True),
+    Column("timestamp", UTCDateTime, nullable=False),
+    Index("mp_event_index_model", "model_id", "position"),
+    Index("mp_event_index_time", "timestamp"),
+)
+
+tracking = Table(
+    "mp_tracking",
+    metadata,
+    Column("projection", String(64), primary_key=True),
+    Column("position", BigInteger, nullable=False),
+)
