@@ -51,8 +51,16 @@ def check_tags(tags: object) -> list[str]:
         tags = [tags]
     result: list[str] = []
     for tag in tags:  # type: ignore[attr-defined]
-        if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_NAME_LENGTH:
-            msg = f"Invalid tag {tag!r}: tags are non-empty strings of at most {MAX_NAME_LENGTH} characters."
+        if (
+            not isinstance(tag, str)
+            or not tag.strip()
+            or len(tag) > MAX_NAME_LENGTH
+            or any(ord(c) < 32 for c in tag)
+        ):
+            msg = (
+                f"Invalid tag {tag!r}: tags are non-empty strings of at most "
+                f"{MAX_NAME_LENGTH} characters, without control characters."
+            )
             raise ValidationError(msg)
         if tag not in result:
             result.append(tag)

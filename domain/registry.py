@@ -76,7 +76,7 @@ class Registry(Application[UUID]):
                 raise EntityExistsError(msg)
             model = Model(name=name, fields=clean_fields, tags=clean_tags, actor=actor)
             index.claim(str(model.id))
-            return Appended(model.id, self._position(self.save(index, model)))
+            return Appended(model.id, self._position(self.save(model, index)))
 
         return _retrying(attempt)
 
@@ -129,7 +129,7 @@ class Registry(Application[UUID]):
             assert index is not None
             model._delete(actor=actor, reason=reason)
             index.release(str(model.id))
-            return self._position(self.save(model, index))
+            return self._position(self.save(index, model))
 
         return _retrying(attempt)
 
@@ -371,6 +371,9 @@ def _check_text(value: object, what: str) -> None:
         raise ValidationError(msg)
     if isinstance(value, str) and len(value) > 65_536:
         msg = f"The {what} is {len(value)} characters long; the limit is 65536."
+        raise ValidationError(msg)
+    if isinstance(value, str) and "\x00" in value:
+        msg = f"The {what} must not contain NUL characters."
         raise ValidationError(msg)
 
 

@@ -1,0 +1,371 @@
+"""The SDK's behaviour, on SQLite and PostgreSQL: each call as users of ZenML expect it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from modelplane import Model, log_metadata
+from modelplane.client import Client
+from modelplane.enums import ModelStages
+from modelplane.exceptions import (
+    EntityDeletedError,
+    EntityExistsError,
+    NotFoundError,
+    StageOccupiedError,
+    ValidationError,
+)
+
+
+def _log_head(client: Client) -> int:
+    events = client.list_events(limit=100_000)
+    return events[-1].position if events else 0
+
+
+def test_create_get_list_update_delete_model(client: Client) -> None:
+    created = client.create_model(
+        name="customer_service_agent",
+        license="MIT",
+        description="Multi-agent system for customer service automation",
+        tags=["agent", "customer-service", "llm", "rag"],
+        audience="support", use_cases="triage", limitations="english only",
+        trade_offs="latency", ethics="human review",
+    )
+    assert created.name == "customer_service_agent"
+    assert created.tags == ["agent", "customer-service", "llm", "rag"]
+    assert created.latest_version_name is None
+    assert created.user == "tester"
+    assert client.get_model("customer_service_agent") == created
+    assert client.get_model(created.id) == created
+    assert client.get_model(str(created.id)).ethics == "human review"
+
+    for name in ("iris_classifier", "iris_regressor", "mnist"):
+        client.create_model(name, tags=["vision"] if name == "mnist" else ["tabular"])
+    assert [m.name for m in client.list_models(name="iris")] == ["iris_classifier", "iris_regressor"]
+    assert [m.name for m in client.list_models(tag="vision")] == ["mnist"]
+    page = client.list_models(page=2, size=3)
+    assert page.total == 4 and page.total_pages == 2 and [m.name for m in page] == ["mnist"]
+
+    updated = client.update_model(
+        "iris_classifier", description="Iris", add_tags=["sklearn"], remove_tags=["tabular"]
+    )
+    assert updated.description == "Iris" and updated.tags == ["sklearn"]
+    renamed = client.update_model("iris_regressor", name="iris_reg")
+    assert renamed.name == "iris_reg"
+    with pytest.raises(NotFoundError):
+        client.get_model("iris_regressor")
+
+    client.delete_model("mnist")
+    with pytest.raises(NotFoundError):
+        client.get_model("mnist")
+    assert "mnist" not in [m.name for m in client.list_models()]
+    with pytest.raises(NotFoundError):
+        client.delete_model("mnist")
+
+
+@pytest.mark.parametrize(
+    ("name", "error"),
+    [("", ValidationError), ("   ", ValidationError), ("x" * 256, ValidationError),
+     ("a/b", ValidationError), ("tab\tname", ValidationError)],
+)
+def test_bad_model_names_are_refused_and_append_nothing(client: Client, name: str, error: type) -> None:
+    before = _log_head(client)
+    with pytest.raises(error):
+        client.create_model(name)
+    assert _log_head(client) == before
+
+
+def test_duplicate_model_name_is_refused(client: Client) -> None:
+    client.create_model("iris")
+    before = _log_head(client)
+    with pytest.raises(EntityExistsError, match="iris"):
+        client.create_model("iris")
+    assert _log_head(client) == before
+
+
+def test_version_numbers_count_up_and_are_never_reused(client: Client) -> None:
+    client.create_model("iris")
+    v1 = client.create_model_version("iris")
+    v2 = client.create_model_version("iris", name="1.2.3", description="more trees", tags=["rf"])
+    v3 = client.create_model_version("iris")
+    assert (v1.number, v1.name, v1.version) == (1, "1", "1")
+    assert (v2.number, v2.name, v2.description, v2.tags) == (2, "1.2.3", "more trees", ["rf"])
+    assert (v3.number, v3.name) == (3, "3")
+    assert v1.stage == ModelStages.NONE and v1.model_name == "iris"
+    client.delete_model_version(v3.id)
+    v4 = client.create_model_version("iris")
+    assert v4.number == 4, "a deleted version's number is never given out again"
+    assert client.get_model("iris").latest_version_name == "4"
+
+
+@pytest.mark.parametrize("name", ["42", "production", "Latest", "none", "archived", ""])
+def test_reserved_version_names_are_refused(client: Client, name: str) -> None:
+    client.create_model("iris")
+    with pytest.raises(ValidationError):
+        client.create_model_version("iris", name=name)
+
+
+def test_duplicate_version_name_is_refused_but_reusable_after_delete(client: Client) -> None:
+    client.create_model("iris")
+    first = client.create_model_version("iris", name="1.0.5")
+    with pytest.raises(EntityExistsError, match="1.0.5"):
+        client.create_model_version("iris", name="1.0.5")
+    client.delete_model_version(first.id)
+    again = client.create_model_version("iris", name="1.0.5")
+    assert again.number == 2 and again.id != first.id, "a refused create consumes no number"
+
+
+def test_get_model_version_by_every_selector(client: Client) -> None:
+    client.create_model("iris")
+    v1 = client.create_model_version("iris")
+    v2 = client.create_model_version("iris", name="1.2.3")
+    assert client.get_model_version("iris").id == v2.id
+    assert client.get_model_version("iris", ModelStages.LATEST).id == v2.id
+    assert client.get_model_version("iris", "latest").id == v2.id
+    assert client.get_model_version("iris", 1).id == v1.id
+    assert client.get_model_version("iris", "1").id == v1.id
+    assert client.get_model_version("iris", "1.2.3").id == v2.id
+    assert client.get_model_version("iris", v1.id).id == v1.id
+    assert client.get_model_version("iris", str(v2.id)).id == v2.id
+    with pytest.raises(NotFoundError, match="production"):
+        client.get_model_version("iris", ModelStages.PRODUCTION)
+    with pytest.raises(NotFoundError):
+        client.get_model_version("iris", "9.9.9")
+    with pytest.raises(NotFoundError):
+        client.get_model_version("iris", 7)
+    client.update_model_version("iris", "1", stage=ModelStages.PRODUCTION)
+    client.update_model_version("iris", "1.2.3", stage="staging")
+    assert client.get_model_version("iris", ModelStages.PRODUCTION).id == v1.id
+    assert client.get_model_version("iris", "staging").id == v2.id
+
+
+def test_list_model_versions_filters_and_pages_newest_first(client: Client) -> None:
+    client.create_model("iris")
+    for i in range(1, 8):
+        client.create_model_version("iris", tags=["even"] if i % 2 == 0 else [])
+    client.update_model_version("iris", 3, stage="production")
+    client.update_model_version("iris", 5, stage="archived")
+    client.update_model_version("iris", 6, stage="archived")
+    assert [v.number for v in client.list_model_versions("iris")] == [7, 6, 5, 4, 3, 2, 1]
+    page = client.list_model_versions("iris", page=2, size=3)
+    assert [v.number for v in page] == [4, 3, 2] and page.total == 7
+    assert [v.number for v in client.list_model_versions("iris", stage="production")] == [3]
+    assert [v.number for v in client.list_model_versions("iris", stage=ModelStages.ARCHIVED)] == [6, 5]
+    assert [v.number for v in client.list_model_versions("iris", tag="even")] == [6, 4, 2]
+    with pytest.raises(ValidationError):
+        client.list_model_versions("iris", stage="bogus")
+
+
+def test_promotion_rules(client: Client) -> None:
+    client.create_model("iris")
+    for _ in range(3):
+        client.create_model_version("iris")
+    client.update_model_version("iris", 1, stage="production", reason="first")
+    before = _log_head(client)
+    with pytest.raises(StageOccupiedError) as refused:
+        client.update_model_version("iris", 2, stage="production")
+    assert refused.value.stage == "production" and refused.value.holder == "1"
+    assert "production" in str(refused.value) and "'1'" in str(refused.value)
+    assert isinstance(refused.value, RuntimeError)
+    assert _log_head(client) == before, "a refused promotion appends nothing"
+
+    promoted = client.update_model_version("iris", 2, stage="production", force=True, reason="better")
+    assert promoted.stage == ModelStages.PRODUCTION
+    assert client.get_model_version("iris", 1).stage == ModelStages.ARCHIVED
+    # any number of versions may be archived or none
+    client.update_model_version("iris", 3, stage="archived")
+    client.update_model_version("iris", 3, stage="none")
+    client.update_model_version("iris", 1, stage="none")
+    with pytest.raises(ValidationError, match="latest"):
+        client.update_model_version("iris", 3, stage=ModelStages.LATEST)
+    with pytest.raises(ValidationError, match="bogus"):
+        client.update_model_version("iris", 3, stage="bogus")
+    # promoting the holder again is a no-op
+    head = _log_head(client)
+    client.update_model_version("iris", 2, stage="production")
+    assert _log_head(client) == head
+
+
+def test_deleted_versions_and_models_refuse_commands(client: Client) -> None:
+    client.create_model("iris")
+    v1 = client.create_model_version("iris")
+    client.update_model_version("iris", 1, stage="production")
+    client.delete_model_version(v1.id)
+    with pytest.raises(NotFoundError):
+        client.get_model_version("iris", ModelStages.PRODUCTION)
+    with pytest.raises(NotFoundError):
+        client.update_model_version("iris", 1, stage="staging")
+    registry = client._store.registry
+    with pytest.raises(EntityDeletedError):
+        registry.change_stage(v1.id, "staging", actor="x")
+    with pytest.raises(EntityDeletedError):
+        client.delete_model_version(v1.id)
+    v2 = client.create_model_version("iris")
+    client.delete_model("iris")
+    with pytest.raises(EntityDeletedError):
+        registry.change_stage(v2.id, "production", actor="x")
+    with pytest.raises(EntityDeletedError):
+        registry.log_metadata(v2.id, {"a": 1}, actor="x")
+
+
+def test_model_handle_resolves_and_promotes_like_the_seed(client: Client) -> None:
+    client.create_model("iris_classifier")
+    client.create_model_version("iris_classifier", name="1.2.3")
+    client.create_model_version("iris_classifier")
+    model = Model(name="iris_classifier", version="1.2.3")
+    model.set_stage(stage=ModelStages.PRODUCTION)
+    assert model.stage == ModelStages.PRODUCTION and model.number == 1
+    latest_model = Model(name="iris_classifier", version=ModelStages.LATEST)
+    latest_model.set_stage(stage=ModelStages.STAGING)
+    assert latest_model.version == "2" and latest_model.number == 2
+    assert latest_model.stage == ModelStages.STAGING
+    with pytest.raises(StageOccupiedError):
+        Model(name="iris_classifier", version="2").set_stage(ModelStages.PRODUCTION)
+    Model(name="iris_classifier", version="2").set_stage(ModelStages.PRODUCTION, force=True)
+    assert Model(name="iris_classifier", version=ModelStages.PRODUCTION).number == 2
+    head = _log_head(client)
+    assert Model(name="iris_classifier").id is not None
+    assert _log_head(client) == head, "looking at a Model never creates a version"
+
+
+def test_metadata_latest_value_and_full_history(client: Client) -> None:
+    client.create_model("iris_classifier")
+    client.create_model_version("iris_classifier", name="1.2.3")
+    log_metadata(
+        metadata={"evaluation_metrics": {"accuracy": 0.9, "per_class": {"a": 1}}, "n": 20},
+        model_name="iris_classifier", model_version="1.2.3",
+    )
+    log_metadata(metadata={"evaluation_metrics": {"accuracy": 0.95}}, model_name="iris_classifier",
+                 model_version="1.2.3")
+    model = Client().get_model_version("iris_classifier", "1.2.3")
+    metrics = model.run_metadata["evaluation_metrics"].value
+    assert metrics == {"accuracy": 0.95}, "a later value replaces the key, no stale sub-keys"
+    assert model.run_metadata["n"].value == 20
+    history = model.run_metadata["evaluation_metrics"].history
+    assert [entry.value["accuracy"] for entry in history] == [0.9, 0.95]
+    assert history[0].actor == "tester" and history[0].position < history[1].position
+    assert Model(name="iris_classifier", version="1.2.3").run_metadata["n"].value == 20
+    log_metadata({"by_stage": True}, model_name="iris_classifier", model_version=ModelStages.LATEST)
+    assert client.get_model_version("iris_classifier").run_metadata["by_stage"].value is True
+    with pytest.raises(ValidationError):
+        log_metadata({"x": object()}, model_name="iris_classifier", model_version="1.2.3")
+    with pytest.raises(ValidationError):
+        log_metadata({"x": 1})
+    with pytest.raises(ValidationError):
+        log_metadata({"x": 1}, infer_model=True)
+
+
+def test_stage_history_and_time_travel(client: Client) -> None:
+    client.create_model("iris")
+    for _ in range(3):
+        client.create_model_version("iris")
+    t0 = datetime.now(UTC)
+    p1 = client.update_model_version("iris", 1, stage="production", reason="first")
+    pos1 = _log_head(client)
+    client.update_model_version("iris", 2, stage="production", force=True, reason="better")
+    pos2 = _log_head(client)
+    client.update_model_version("iris", 3, stage="staging")
+    history = client.get_stage_history("iris")
+    assert [(h.version, h.previous_stage, h.stage, h.displaced_version) for h in history] == [
+        ("1", "none", "production", None),
+        ("1", "production", "archived", None),
+        ("2", "none", "production", "1"),
+        ("3", "none", "staging", None),
+    ]
+    assert [h.position for h in history] == sorted(h.position for h in history)
+    assert history[0].reason == "first" and history[2].reason == "better"
+    assert history[0].actor == "tester" and history[0].timestamp >= t0
+    assert p1.stage == ModelStages.PRODUCTION
+
+    then = client.get_model_version("iris", ModelStages.PRODUCTION, at=pos1)
+    assert then.name == "1" and then.stage == ModelStages.PRODUCTION
+    assert client.get_model_version("iris", ModelStages.PRODUCTION, at=pos2).name == "2"
+    assert client.get_model_version("iris", "1", at=pos1).stage == ModelStages.PRODUCTION
+    assert client.get_model_version("iris", "1", at=pos2).stage == ModelStages.ARCHIVED
+    with pytest.raises(NotFoundError):
+        client.get_model_version("iris", ModelStages.PRODUCTION, at=pos1 - 1)
+    assert client.get_model_version("iris", ModelStages.PRODUCTION, at=history[0].timestamp).name == "1"
+    with pytest.raises(NotFoundError):
+        client.get_model_version("iris", ModelStages.PRODUCTION, at=t0 - timedelta(days=1))
+    assert client.get_model_version("iris", ModelStages.PRODUCTION, at=datetime.now(UTC)).name == "2"
+
+
+def test_deleted_model_history_and_both_lives(client: Client) -> None:
+    client.create_model("iris")
+    client.create_model_version("iris")
+    client.update_model_version("iris", 1, stage="production")
+    first_life = client.get_stage_history("iris")
+    client.delete_model("iris", reason="retired")
+    assert client.get_stage_history("iris") == first_life
+    old_events = client.list_events(model="iris")
+    assert old_events[-1].type == "Model.Deleted" and old_events[-1].payload["reason"] == "retired"
+    client.create_model("iris")
+    v = client.create_model_version("iris")
+    assert v.number == 1, "a new life of a name starts counting again"
+    client.update_model_version("iris", 1, stage="staging")
+    assert len(client.get_stage_history("iris")) == 2
+    both = client.list_events(model="iris")
+    assert [e.position for e in both[: len(old_events)]] == [e.position for e in old_events]
+    assert len({e.model_id for e in both}) == 2
+
+
+def test_list_events_is_the_raw_log(client: Client) -> None:
+    client.create_model("iris", license="MIT")
+    client.create_model("other")
+    v = client.create_model_version("iris")
+    events = client.list_events()
+    assert [e.position for e in events] == sorted(e.position for e in events)
+    types = [e.type for e in events]
+    assert "Model.Registered" in types and "ModelVersion.Created" in types
+    registered = next(e for e in events if e.type == "Model.Registered")
+    assert registered.payload["name"] == "iris" and registered.actor == "tester"
+    assert registered.payload["fields"] == {"license": "MIT"}
+    created = next(e for e in events if e.type == "ModelVersion.Created")
+    assert created.originator_id == v.id and created.payload["number"] == 1
+    assert client.list_events(after=events[1].position, limit=2) == events[2:4]
+    iris_only = client.list_events(model="iris")
+    assert all(e.model_id == client.get_model("iris").id for e in iris_only)
+    assert not any(e.payload.get("name") == "other" for e in iris_only)
+
+
+def test_rebuild_gives_the_same_tables(client: Client) -> None:
+    from projections.queries import dump_tables
+
+    client.create_model("iris", tags=["a"])
+    for _ in range(4):
+        client.create_model_version("iris")
+    client.update_model_version("iris", 1, stage="production")
+    client.update_model_version("iris", 2, stage="production", force=True)
+    client.update_model_version("iris", 3, name="three", description="d", add_tags=["x"])
+    log_metadata({"m": 1}, model_name="iris", model_version="three")
+    client.delete_model_version(client.get_model_version("iris", 4).id)
+    client.update_model("iris", add_tags=["b"])
+    engine = client._store.engine
+    with engine.connect() as conn:
+        live = dump_tables(conn)
+    progress: list[tuple[int, int]] = []
+    result = client.rebuild_projections(progress=lambda done, total: progress.append((done, total)))
+    assert result.events == _log_head(client) and progress[-1][0] == progress[-1][1]
+    with engine.connect() as conn:
+        assert dump_tables(conn) == live
+
+
+def test_replay_until_into_a_file_shows_the_past(client: Client, tmp_path) -> None:  # type: ignore[no-untyped-def]
+    from sqlalchemy import create_engine, text
+
+    client.create_model("iris")
+    client.create_model_version("iris")
+    client.update_model_version("iris", 1, stage="production")
+    cut = _log_head(client)
+    client.create_model_version("iris")
+    client.update_model_version("iris", 2, stage="production", force=True)
+    target = tmp_path / "past.db"
+    result = client.rebuild_projections(until=cut, into=target)
+    assert result.position == cut and result.target == str(target)
+    engine = create_engine(f"sqlite:///{target}")
+    with engine.connect() as conn:
+        rows = conn.execute(text("select number, stage from mp_model_versions")).all()
+    engine.dispose()
+    assert rows == [(1, "production")]
+    assert client.get_model_version("iris", "production").number == 2, "live tables untouched"

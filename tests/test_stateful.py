@@ -1,0 +1,259 @@
+"""Random command sequences against a plain in-memory model of the registry.
+
+After every step: the SDK's answers match the reference, no stage has two holders, a
+rebuild of every projection from the log gives identical tables, and time travel to every
+earlier position shows the stage holders the test recorded at that position.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import pytest
+from hypothesis import HealthCheck, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import (
+    RuleBasedStateMachine,
+    initialize,
+    invariant,
+    precondition,
+    rule,
+    run_state_machine_as_test,
+)
+from sqlalchemy import func, select
+
+from modelplane.client import Client
+from modelplane.enums import ModelStages
+from modelplane.exceptions import (
+    EntityExistsError,
+    NotFoundError,
+    StageOccupiedError,
+    ValidationError,
+)
+from modelplane.store import Store, close_all
+from projections.queries import dump_tables
+from projections.tables import event_index
+
+from .conftest import reset_postgres
+
+MODEL_NAMES = st.sampled_from(["iris", "mnist", "llm"])
+VERSION_NAMES = st.one_of(st.none(), st.sampled_from(["1.0", "rc", "gold"]))
+STAGES = st.sampled_from(["production", "staging", "production", "staging", "archived", "none"])
+EXCLUSIVE = ("staging", "production")
+
+
+@dataclass
+class RefVersion:
+    number: int
+    name: str
+    stage: str = "none"
+
+
+@dataclass
+class RefModel:
+    next_number: int = 1
+    versions: dict[int, RefVersion] = field(default_factory=dict)
+
+
+def _has_versions(machine: RegistryMachine) -> bool:
+    return any(model.versions for model in machine.models.values())
+
+
+class RegistryMachine(RuleBasedStateMachine):
+    reset: Callable[[], None] = staticmethod(lambda: None)
+
+    def __init__(self) -> None:
+        super().__init__()
+        type(self).reset()
+        self.client = Client()
+        self.models: dict[str, RefModel] = {}
+        #: (log position, {(model name, stage): version name}) after every step
+        self.timeline: list[tuple[int, dict[tuple[str, str], str]]] = []
+
+    # ------------------------------------------------------------------- rules
+
+    @initialize(versions=st.integers(1, 4))
+    def start_with_a_model(self, versions: int) -> None:
+        self.register("iris")
+        for _ in range(versions):
+            self.create_version("iris", None)
+
+    @rule(name=MODEL_NAMES)
+    def register(self, name: str) -> None:
+        if name in self.models:
+            with pytest.raises(EntityExistsError):
+                self.client.create_model(name)
+        else:
+            self.client.create_model(name, description=f"{name} model")
+            self.models[name] = RefModel()
+
+    @rule(name=MODEL_NAMES, version_name=VERSION_NAMES)
+    def create_version_rule(self, name: str, version_name: str | None) -> None:
+        self.create_version(name, version_name)
+
+    def create_version(self, name: str, version_name: str | None) -> None:
+        model = self.models.get(name)
+        if model is None:
+            with pytest.raises(NotFoundError):
+                self.client.create_model_version(name, name=version_name)
+            return
+        if version_name is not None and any(v.name == version_name for v in model.versions.values()):
+            with pytest.raises(EntityExistsError):
+                self.client.create_model_version(name, name=version_name)
+            return
+        created = self.client.create_model_version(name, name=version_name)
+        expected_name = version_name or str(model.next_number)
+        assert (created.number, created.name) == (model.next_number, expected_name)
+        model.versions[model.next_number] = RefVersion(model.next_number, expected_name)
+        model.next_number += 1
+
+    def _pick(self, pick: int) -> tuple[str, RefModel]:
+        candidates = sorted(name for name, model in self.models.items() if model.versions)
+        name = candidates[pick % len(candidates)]
+        return name, self.models[name]
+
+    @precondition(_has_versions)
+    @rule(pick=st.integers(0, 100), stage=STAGES, force=st.booleans())
+    def promote(self, pick: int, stage: str, force: bool) -> None:
+        name, model = self._pick(pick)
+        version = list(model.versions.values())[pick % len(model.versions)]
+        holder = next(
+            (v for v in model.versions.values() if v.stage == stage and stage in EXCLUSIVE and v is not version),
+            None,
+        )
+        if holder is not None and not force:
+            with pytest.raises(StageOccupiedError):
+                self.client.update_model_version(name, version.number, stage=stage, force=force)
+            return
+        result = self.client.update_model_version(name, version.number, stage=stage, force=force, reason="test")
+        if holder is not None:
+            holder.stage = "archived"
+        version.stage = stage
+        assert result.stage == stage
+
+    @precondition(_has_versions)
+    @rule(pick=st.integers(0, 100), description=st.text(max_size=5))
+    def update_version(self, pick: int, description: str) -> None:
+        name, model = self._pick(pick)
+        version = list(model.versions.values())[pick % len(model.versions)]
+        if "\x00" in description:
+            with pytest.raises(ValidationError):
+                self.client.update_model_version(name, version.number, description=description)
+            return
+        updated = self.client.update_model_version(name, version.number, description=description, add_tags=["t"])
+        assert "t" in updated.tags and updated.description == description
+
+    @precondition(_has_versions)
+    @rule(pick=st.integers(0, 100))
+    def delete_version(self, pick: int) -> None:
+        name, model = self._pick(pick)
+        number = list(model.versions)[pick % len(model.versions)]
+        found = self.client.get_model_version(name, number)
+        self.client.delete_model_version(found.id)
+        del model.versions[number]
+        with pytest.raises(NotFoundError):
+            self.client.delete_model_version(found.id)
+
+    @rule(name=MODEL_NAMES, roll=st.integers(0, 3))
+    def delete_model(self, name: str, roll: int) -> None:
+        if roll:
+            return  # deleting a model wipes its versions: keep it rarer than the other rules
+        if name not in self.models:
+            with pytest.raises(NotFoundError):
+                self.client.delete_model(name)
+            return
+        self.client.delete_model(name)
+        del self.models[name]
+
+    # -------------------------------------------------------------- invariants
+
+    def _head(self) -> int:
+        with self.client._store.engine.connect() as conn:
+            return int(conn.execute(select(func.max(event_index.c.position))).scalar() or 0)
+
+    @invariant()
+    def sdk_matches_reference(self) -> None:
+        assert sorted(m.name for m in self.client.list_models(size=100)) == sorted(self.models)
+        for name, model in self.models.items():
+            listed = self.client.list_model_versions(name, size=100)
+            assert [(v.number, v.name, v.stage.value) for v in listed] == [
+                (v.number, v.name, v.stage) for v in sorted(model.versions.values(), key=lambda v: -v.number)
+            ]
+            for stage in EXCLUSIVE:
+                holders = self.client.list_model_versions(name, stage=stage)
+                assert len(holders) <= 1, f"two holders of {stage}"
+                expected = [v for v in model.versions.values() if v.stage == stage]
+                if expected:
+                    assert self.client.get_model_version(name, ModelStages(stage)).number == expected[0].number
+                else:
+                    with pytest.raises(NotFoundError):
+                        self.client.get_model_version(name, ModelStages(stage))
+
+    @invariant()
+    def rebuild_gives_identical_tables(self) -> None:
+        engine = self.client._store.engine
+        with engine.connect() as conn:
+            live = dump_tables(conn)
+        self.client.rebuild_projections()
+        with engine.connect() as conn:
+            assert dump_tables(conn) == live
+
+    @invariant()
+    def time_travel_matches_the_recorded_past(self) -> None:
+        holders = {
+            (name, v.stage): v.name
+            for name, model in self.models.items()
+            for v in model.versions.values()
+            if v.stage in EXCLUSIVE
+        }
+        self.timeline.append((self._head(), holders))
+        seen_models = {name for _, recorded in self.timeline for name, _ in recorded}
+        for position, recorded in self.timeline:
+            for name in seen_models:
+                for stage in EXCLUSIVE:
+                    expected = recorded.get((name, stage))
+                    if expected is None:
+                        with pytest.raises(NotFoundError):
+                            self.client.get_model_version(name, ModelStages(stage), at=position)
+                    else:
+                        found = self.client.get_model_version(name, ModelStages(stage), at=position)
+                        assert (found.name, found.stage.value) == (expected, stage)
+
+
+def _sqlite_reset() -> None:
+    close_all()
+    os.environ["MODELPLANE_HOME"] = tempfile.mkdtemp(prefix="mp-stateful-")
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_registry_state_machine(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("MODELPLANE_ACTOR", "tester")
+    monkeypatch.delenv("MODELPLANE_STORE_URL", raising=False)
+    monkeypatch.setenv("MODELPLANE_HOME", tempfile.mkdtemp(prefix="mp-stateful-"))
+    if backend == "postgres":
+        url = request.getfixturevalue("pg_database")
+        monkeypatch.setenv("MODELPLANE_STORE_URL", url)
+
+        def reset() -> None:
+            close_all()
+            reset_postgres(url)
+
+        RegistryMachine.reset = staticmethod(reset)
+    else:
+        RegistryMachine.reset = staticmethod(_sqlite_reset)
+    try:
+        run_state_machine_as_test(
+            RegistryMachine,
+            settings=settings(
+                max_examples=int(os.environ.get("MODELPLANE_STATEFUL_EXAMPLES", "25")),
+                stateful_step_count=30,
+                deadline=None,
+                suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
+            ),
+        )
+    finally:
+        close_all()
+        assert Store  # keep the import for readers: the machine talks to Store.current()

@@ -1,0 +1,145 @@
+"""Code that runs in other OS processes for the concurrency and crash tests.
+
+Importable by ``multiprocessing`` (spawn) children, and runnable as a script:
+``python -m tests.workers burst MODEL`` writes forever, printing one line per acknowledged
+write, until it is killed.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import traceback
+from typing import Any
+
+
+def _setup(env: dict[str, str]) -> Any:
+    os.environ.update(env)
+    from modelplane.client import Client
+
+    client = Client()
+    client._store.registry  # open the write side before the race starts
+    return client
+
+
+def promote(
+    env: dict[str, str], model: str, version: str, force: bool, barrier: Any, results: Any
+) -> None:
+    """Promote one version to production once every worker is ready; report the outcome."""
+    try:
+        from modelplane.exceptions import StageOccupiedError
+
+        client = _setup(env)
+        client.get_model_version(model, version)  # warm the read path too
+        barrier.wait(timeout=300)
+        try:
+            updated = client.update_model_version(
+                model, version, stage="production", force=force, reason=f"by {version}"
+            )
+        except StageOccupiedError as error:
+            results.put((version, "occupied", str(error)))
+        else:
+            results.put((version, "ok", updated.stage.value))
+    except BaseException:
+        results.put((version, "crash", traceback.format_exc()))
+
+
+def create_versions(
+    env: dict[str, str], model: str, count: int, barrier: Any, results: Any
+) -> None:
+    """Create ``count`` versions of a model; report the numbers the registry returned."""
+    numbers: list[int] = []
+    try:
+        client = _setup(env)
+        client.get_model(model)
+        barrier.wait(timeout=300)
+        for _ in range(count):
+            numbers.append(client.create_model_version(model).number)
+        results.put((os.getpid(), "ok", numbers))
+    except BaseException:
+        results.put((os.getpid(), "crash", (numbers, traceback.format_exc())))
+
+
+def register(env: dict[str, str], name: str, barrier: Any, results: Any) -> None:
+    """Register a model named ``name``; report whether this process got it."""
+    try:
+        from modelplane.exceptions import EntityExistsError
+
+        client = _setup(env)
+        barrier.wait(timeout=300)
+        try:
+            created = client.create_model(name, description=str(os.getpid()))
+        except EntityExistsError as error:
+            results.put((os.getpid(), "exists", str(error)))
+        else:
+            results.put((os.getpid(), "ok", str(created.id)))
+    except BaseException:
+        results.put((os.getpid(), "crash", traceback.format_exc()))
+
+
+def write_or_replay(
+    env: dict[str, str],
+    model: str,
+    role: str,
+    rounds: int,
+    writers_done: Any,
+    writers: int,
+    barrier: Any,
+    results: Any,
+) -> None:
+    """``role`` "writer": create ``rounds`` versions; "replayer": rebuild the live tables
+    again and again until every writer is done (at least ``rounds`` times)."""
+    done: list[int] = []
+    try:
+        client = _setup(env)
+        client.get_model(model)
+        barrier.wait(timeout=300)
+        if role == "writer":
+            for _ in range(rounds):
+                done.append(client.create_model_version(model).number)
+            with writers_done.get_lock():
+                writers_done.value += 1
+        else:
+            while len(done) < rounds or writers_done.value < writers:
+                done.append(client.rebuild_projections().position)
+        results.put((os.getpid(), "ok", (role, done)))
+    except BaseException:
+        if role == "writer":
+            with writers_done.get_lock():
+                writers_done.value += 1
+        results.put((os.getpid(), "crash", (role, done, traceback.format_exc())))
+
+
+def burst(model: str) -> None:
+    """Write forever: version, forced promotion, metadata; one line per acknowledged write.
+
+    Lines: ``version NUMBER POSITION_UNKNOWN``, ``promote NUMBER POSITION``,
+    ``meta NUMBER POSITION`` (positions as the registry returned them).
+    """
+    from modelplane.client import Client
+    from modelplane.exceptions import NotFoundError
+
+    client = Client()
+    registry = client._store.registry
+    try:
+        client.get_model(model)
+    except NotFoundError:
+        client.create_model(model)
+    print("ready", flush=True)
+    i = 0
+    while True:
+        i += 1
+        version = client.create_model_version(model)
+        print(f"version {version.number} {version.id}", flush=True)
+        stage = "production" if i % 2 else "staging"
+        position = registry.change_stage(version.id, stage, force=True, reason=f"burst {i}", actor="burst")
+        print(f"promote {version.number} {position} {stage}", flush=True)
+        position = registry.log_metadata(version.id, {"step": i, "acc": i / 100}, actor="burst")
+        print(f"meta {version.number} {position}", flush=True)
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "burst":
+        burst(sys.argv[2])
+    else:
+        raise SystemExit(f"unknown worker {sys.argv[1]!r}")
