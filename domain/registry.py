@@ -5,11 +5,18 @@ saves all of them in one ``save()`` (one database transaction). A lost optimisti
 race (``IntegrityError``: another writer appended to the same aggregate first) re-runs the
 whole command on fresh state, so an invariant is checked against what is really in the log.
 Commands return the log position of their last event.
+
+Aggregates are cached in-process and served without a database round trip (no deepcopy,
+no fast-forward): a stale copy cannot do harm, because a command that saves it conflicts
+with the newer events and is re-run on fresh state. Commands run one at a time per process
+(the database serialises appends anyway), and every aggregate a failed attempt touched is
+evicted so no half-applied change survives in the cache.
 """
 
 from __future__ import annotations
 
 import random
+import threading
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, NamedTuple, TypeVar
@@ -52,8 +59,54 @@ class Registry(Application[UUID]):
     name = "modelplane"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Model: 200, ModelVersion: 200}
     env: ClassVar[dict[str, str]] = {
-        "AGGREGATE_CACHE_MAXSIZE": "5000",
+        "AGGREGATE_CACHE_MAXSIZE": "20000",
+        "AGGREGATE_CACHE_FASTFORWARD": "n",
+        "DEEPCOPY_FROM_AGGREGATE_CACHE": "n",
     }
+
+    def __init__(self, env: dict[str, str] | None = None) -> None:
+        super().__init__(env)
+        self._command_lock = threading.RLock()
+        self._touched: set[UUID] = set()
+
+    def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        for obj in objs:
+            if obj is not None and hasattr(obj, "id"):
+                self._touched.add(obj.id)
+        return super().save(*objs, **kwargs)
+
+    def _get(self, aggregate_id: UUID) -> Any:
+        """Get an aggregate for a command, remembering it in case the command fails."""
+        self._touched.add(aggregate_id)
+        return self.repository.get(aggregate_id)
+
+    def _retrying(self, command: Callable[[], T]) -> T:
+        """Run a command; re-run it after a lost optimistic-concurrency race or a busy database."""
+        with self._command_lock:
+            for attempt in range(MAX_ATTEMPTS):
+                self._touched.clear()
+                try:
+                    return command()
+                except (IntegrityError, OperationalError):
+                    self._evict_touched()
+                    if attempt == MAX_ATTEMPTS - 1:
+                        break
+                    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                except BaseException:
+                    self._evict_touched()
+                    raise
+        msg = f"The command lost {MAX_ATTEMPTS} concurrent-write races in a row; try again."
+        raise ConcurrencyError(msg)
+
+    def _evict_touched(self) -> None:
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate_id in self._touched:
+            try:
+                cache.get(aggregate_id, evict=True)
+            except KeyError:
+                pass
 
     def construct_mapper(self) -> Mapper[UUID]:
         return OrjsonMapper(compressor=None, cipher=None)
@@ -78,7 +131,7 @@ class Registry(Application[UUID]):
             index.claim(str(model.id))
             return Appended(model.id, self._position(self.save(model, index)))
 
-        return _retrying(attempt)
+        return self._retrying(attempt)
 
     def update_model(
         self,
@@ -120,7 +173,7 @@ class Registry(Application[UUID]):
             model._update(changes=changes, actor=actor)
             return self._position(self.save(*touched))
 
-        return _retrying(attempt)
+        return self._retrying(attempt)
 
     def delete_model(self, model_id: UUID, *, actor: str, reason: str | None = None) -> int:
         def attempt() -> int:
@@ -131,7 +184,7 @@ class Registry(Application[UUID]):
             index.release(str(model.id))
             return self._position(self.save(index, model))
 
-        return _retrying(attempt)
+        return self._retrying(attempt)
 
     # --------------------------------------------------------------- versions
 
@@ -172,7 +225,7 @@ class Registry(Application[UUID]):
             )
             return Appended(version.id, self._position(self.save(model, version)))
 
-        return _retrying(attempt)
+        return self._retrying(attempt)
 
     def update_version(
         self,
@@ -214,7 +267,7 @@ class Registry(Application[UUID]):
             version._update(model_id=version.model_id, changes=changes, actor=actor)
             return self._position(self.save(*touched))
 
-        return _retrying(attempt)
+        return self._retrying(attempt)
 
     def change_stage(
         self,
@@ -239,7 +292,7 @@ class Registry(Application[UUID]):
             if target in stages.EXCLUSIVE:
                 holder_id = model.holder(target)
                 if holder_id is not None:
-                    displaced = self.repository.get(UUID(holder_id))
+                    displaced = self._get(UUID(holder_id))
                     if not force:
                         msg = (
                             f"Model version '{displaced.name}' of model '{model.name}' is in "
@@ -271,7 +324,7 @@ class Registry(Application[UUID]):
             )
             return self._position(self.save(model))
 
-        return _retrying(attempt)
+        return self._retrying(attempt)
 
     def delete_version(self, version_id: UUID, *, actor: str) -> int:
         def attempt() -> int:
@@ -286,7 +339,7 @@ class Registry(Application[UUID]):
             version._delete(model_id=version.model_id, actor=actor)
             return self._position(self.save(model, version))
 
-        return _retrying(attempt)
+        return self._retrying(attempt)
 
     def log_metadata(self, version_id: UUID, metadata: dict[str, Any], *, actor: str) -> int:
         if not isinstance(metadata, dict) or not metadata:
@@ -308,13 +361,13 @@ class Registry(Application[UUID]):
             version._log_metadata(model_id=version.model_id, metadata=clean, actor=actor)
             return self._position(self.save(version))
 
-        return _retrying(attempt)
+        return self._retrying(attempt)
 
     # ---------------------------------------------------------------- queries
 
     def live_model(self, model_id: UUID) -> Model:
         try:
-            model: Model = self.repository.get(model_id)
+            model: Model = self._get(model_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"No model with id '{model_id}' exists.") from None
         if not isinstance(model, Model):
@@ -325,7 +378,7 @@ class Registry(Application[UUID]):
 
     def live_version(self, version_id: UUID) -> tuple[Model, ModelVersion]:
         try:
-            version: ModelVersion = self.repository.get(version_id)
+            version: ModelVersion = self._get(version_id)
         except AggregateNotFoundError:
             raise NotFoundError(f"No model version with id '{version_id}' exists.") from None
         if not isinstance(version, ModelVersion):
@@ -345,7 +398,7 @@ class Registry(Application[UUID]):
 
     def _name_index(self, name: str) -> ModelName | None:
         try:
-            index: ModelName = self.repository.get(model_name_id(name))
+            index: ModelName = self._get(model_name_id(name))
         except AggregateNotFoundError:
             return None
         return index
@@ -375,16 +428,3 @@ def _check_text(value: object, what: str) -> None:
     if isinstance(value, str) and "\x00" in value:
         msg = f"The {what} must not contain NUL characters."
         raise ValidationError(msg)
-
-
-def _retrying(command: Callable[[], T]) -> T:
-    """Re-run a command that lost an optimistic-concurrency race or met a busy database."""
-    for attempt in range(MAX_ATTEMPTS):
-        try:
-            return command()
-        except (IntegrityError, OperationalError):
-            if attempt == MAX_ATTEMPTS - 1:
-                break
-            time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
-    msg = f"The command lost {MAX_ATTEMPTS} concurrent-write races in a row; try again."
-    raise ConcurrencyError(msg)

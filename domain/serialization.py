@@ -9,7 +9,7 @@ snapshot's state). This is about twice as fast to decode as the library's defaul
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 from uuid import UUID
 
 import orjson
@@ -107,4 +107,4 @@ class OrjsonMapper(Mapper[UUID]):
             from_version += 1
         domain_event = object.__new__(cls)
         object.__setattr__(domain_event, "__dict__", state)
-        return cast(DomainEventProtocol[UUID], domain_event)
+        return domain_event  # type: ignore[no-any-return]

@@ -12,10 +12,31 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
-from sqlalchemy import Connection, Table, func, select
+from sqlalchemy import Connection, Dialect, LargeBinary, Table, TypeDecorator, func, select, type_coerce
 from sqlalchemy.orm import Session
 
 PAGE_SIZE = 5_000
+
+
+class _RawUUID(TypeDecorator[UUID]):
+    """UUIDs as stored: 16 bytes on SQLite, native ``uuid`` on PostgreSQL."""
+
+    impl = LargeBinary
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "postgresql":
+            from sqlalchemy.dialects.postgresql import UUID as PGUUID
+
+            return dialect.type_descriptor(PGUUID(as_uuid=True))
+        return dialect.type_descriptor(LargeBinary())
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> UUID | None:
+        if value is None or isinstance(value, UUID):
+            return value
+        if isinstance(value, (bytes, memoryview)) and len(value) == 16:
+            return UUID(bytes=bytes(value))
+        return UUID(str(value))
 
 
 class EventLog:
@@ -24,9 +45,11 @@ class EventLog:
     def __init__(self, table: Table, mapper: Mapper[UUID]) -> None:
         self.table = table
         self.mapper = mapper
+        # The id column's type (sqlalchemy_utils.UUIDType) converts each value slowly;
+        # read it raw and convert here, as replay reads every row of the log.
         self._columns = (
             table.c.id,
-            table.c.originator_id,
+            type_coerce(table.c.originator_id, _RawUUID()),
             table.c.originator_version,
             table.c.topic,
             table.c.state,

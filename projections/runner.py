@@ -34,10 +34,13 @@ Progress = Callable[[int, int], None]
 
 _advance = (
     update(tracking)
-    .where(tracking.c.projection == bindparam("_name"))
-    .where(tracking.c.position == bindparam("_old"))
-    .values(position=bindparam("_new"))
+    .where(
+        tracking.c.projection.in_(bindparam("names", expanding=True)),
+        tracking.c.position == bindparam("old"),
+    )
+    .values(position=bindparam("head"))
 )
+_positions = select(tracking.c.projection, tracking.c.position)
 
 
 def create_tables(engine: Engine | Connection) -> None:
@@ -59,7 +62,7 @@ def _begin(engine: Engine | Connection) -> Any:
 
 def positions(conn: Session | Connection) -> dict[str, int]:
     """Each projection's tracked log position."""
-    return {name: int(pos) for name, pos in conn.execute(select(tracking.c.projection, tracking.c.position))}
+    return {name: int(pos) for name, pos in conn.execute(_positions)}
 
 
 def catch_up(
@@ -99,9 +102,10 @@ def _fold(
     batch = Batch()
     for projection in projections:
         seen = tracked[projection.name]
+        process = projection.process_event  # bind the dispatcher once, not once per event
         for position, event in events:
             if position > seen:
-                projection.process_event(event, position, batch)
+                process(event, position, batch)
     batch.flush(conn)
 
 
@@ -111,15 +115,16 @@ def _advance_all(
     tracked: dict[str, int],
     head: int,
 ) -> None:
-    params = [
-        {"_name": p.name, "_old": tracked[p.name], "_new": head}
-        for p in projections
-        if tracked[p.name] != head
-    ]
-    for param in params:
-        result = conn.execute(_advance, param)
-        if result.rowcount != 1:  # type: ignore[attr-defined]
-            msg = f"Projection {param['_name']} was moved by another writer"
+    """Compare-and-set every projection's position to ``head``: one UPDATE per old position."""
+    by_old: dict[int, list[str]] = {}
+    for projection in projections:
+        old = tracked[projection.name]
+        if old != head:
+            by_old.setdefault(old, []).append(projection.name)
+    for old, names in by_old.items():
+        result = conn.execute(_advance, {"names": names, "old": old, "head": head})
+        if result.rowcount != len(names):  # type: ignore[attr-defined]
+            msg = f"Projections {', '.join(names)} were moved by another writer"
             raise IntegrityError(msg)
 
 
