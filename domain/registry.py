@@ -15,6 +15,7 @@ evicted so no half-applied change survives in the cache.
 
 from __future__ import annotations
 
+import contextlib
 import random
 import threading
 import time
@@ -103,10 +104,8 @@ class Registry(Application[UUID]):
         if cache is None:
             return
         for aggregate_id in self._touched:
-            try:
+            with contextlib.suppress(KeyError):
                 cache.get(aggregate_id, evict=True)
-            except KeyError:
-                pass
 
     def construct_mapper(self) -> Mapper[UUID]:
         return OrjsonMapper(compressor=None, cipher=None)

@@ -29,7 +29,7 @@ class Store:
         self.url = url
         self._engine: Engine | None = None
         self._registry: ProjectedRegistry | None = None
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
 
     @classmethod
     def current(cls) -> Store:
@@ -65,11 +65,7 @@ class Store:
                             conn.execute(select(tracking.c.position).limit(1))
                     except (OperationalError, ProgrammingError):
                         engine.dispose()
-                        self._lock.release()
-                        try:
-                            self.registry  # creates the log and the read tables
-                        finally:
-                            self._lock.acquire()
+                        _ = self.registry  # a new store: create the log and the read tables
                     self._engine = engine
         return self._engine
 

@@ -12,7 +12,16 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Mapper, StoredEvent
-from sqlalchemy import Connection, Dialect, LargeBinary, Table, TypeDecorator, func, select, type_coerce
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    LargeBinary,
+    Table,
+    TypeDecorator,
+    func,
+    select,
+    type_coerce,
+)
 from sqlalchemy.orm import Session
 
 PAGE_SIZE = 5_000

@@ -16,7 +16,7 @@ from eventsourcing.persistence import StoredEvent
 from eventsourcing_sqlalchemy.datastore import SQLAlchemyDatastore
 from eventsourcing_sqlalchemy.factory import SQLAlchemyFactory
 from eventsourcing_sqlalchemy.recorders import SQLAlchemyApplicationRecorder
-from sqlalchemy import event, insert
+from sqlalchemy import Engine, event, insert
 from sqlalchemy.orm import Session
 
 from .engine import sqlite_pragmas
@@ -27,9 +27,10 @@ class Datastore(SQLAlchemyDatastore):
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
-        if self.engine is not None and self.engine.dialect.name == "sqlite":
-            event.listen(self.engine, "connect", sqlite_pragmas)
-            self.engine.dispose()  # connections opened before the listener lack the pragmas
+        engine = self.engine
+        if isinstance(engine, Engine) and engine.dialect.name == "sqlite":
+            event.listen(engine, "connect", sqlite_pragmas)
+            engine.dispose()  # connections opened before the listener lack the pragmas
 
 
 class ApplicationRecorder(SQLAlchemyApplicationRecorder):

@@ -11,7 +11,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import Connection, RowMapping, and_, bindparam, func, or_, select
+from sqlalchemy import ColumnElement, Connection, RowMapping, and_, bindparam, func, or_, select
 
 from domain import stages
 from domain.errors import NotFoundError, ValidationError
@@ -101,7 +101,7 @@ def list_models(
     size: int = 50,
 ) -> tuple[list[RowMapping], int]:
     """Live models matching a name substring and a tag, by name; with the total count."""
-    where = [M.deleted.is_(False)]
+    where: list[ColumnElement[bool]] = [M.deleted.is_(False)]
     if name:
         where.append(M.name.contains(name, autoescape=True))
     rows_query = select(models).where(*where).order_by(M.name)
@@ -152,22 +152,40 @@ def version_row(conn: Connection, model: RowMapping, selector: object) -> RowMap
                 f"list them with list_model_versions(stage='{stage}')."
             )
             raise ValidationError(msg)
-        row = conn.execute(_version_by_stage, {"model_id": model_id, "stage": stage}).mappings().first()
+        row = (
+            conn.execute(_version_by_stage, {"model_id": model_id, "stage": stage})
+            .mappings()
+            .first()
+        )
         if row is None:
-            msg = f"No model version found for model `{model['name']}` with version identifier `{stage}`: no version is in {stage}."
+            msg = (
+                f"No model version found for model `{model['name']}` with version "
+                f"identifier `{stage}`: no version is in {stage}."
+            )
             raise NotFoundError(msg)
         return row
     if isinstance(selector, int) or (isinstance(selector, str) and selector.isdigit()):
-        row = conn.execute(_version_by_number, {"model_id": model_id, "number": int(selector)}).mappings().first()
+        row = (
+            conn.execute(_version_by_number, {"model_id": model_id, "number": int(selector)})
+            .mappings()
+            .first()
+        )
     else:
-        row = conn.execute(_version_by_name, {"model_id": model_id, "name": str(selector)}).mappings().first()
+        row = (
+            conn.execute(_version_by_name, {"model_id": model_id, "name": str(selector)})
+            .mappings()
+            .first()
+        )
         uid = as_uuid(selector)
         if row is None and uid is not None:
             row = conn.execute(_version_by_id, {"id": str(uid)}).mappings().first()
             if row is not None and row["model_id"] != model_id:
                 row = None
     if row is None or row["deleted"]:
-        msg = f"No model version found for model `{model['name']}` with version identifier `{selector}`."
+        msg = (
+            f"No model version found for model `{model['name']}` with version "
+            f"identifier `{selector}`."
+        )
         raise NotFoundError(msg)
     return row
 
@@ -202,7 +220,7 @@ def list_versions(
     size: int = 50,
 ) -> tuple[list[RowMapping], int]:
     """Live versions of a model, newest first, with the total count."""
-    where = [V.model_id == model_id, V.deleted.is_(False)]
+    where: list[ColumnElement[bool]] = [V.model_id == model_id, V.deleted.is_(False)]
     if stage is not None:
         where.append(V.stage == stage)
     if name:
@@ -253,7 +271,9 @@ def position_at(conn: Connection, moment: datetime | int) -> int:
         if moment < 0:
             raise ValidationError("A log position is a number >= 0.")
         return moment
-    query = select(func.max(event_index.c.position)).where(event_index.c.timestamp <= moment.astimezone())
+    query = select(func.max(event_index.c.position)).where(
+        event_index.c.timestamp <= moment.astimezone()
+    )
     return int(conn.execute(query).scalar() or 0)
 
 
@@ -292,7 +312,10 @@ def version_row_at(
         row = conn.execute(query).mappings().first()
     elif stage is not None:
         if stage not in stages.EXCLUSIVE:
-            msg = f"Several versions may be in stage '{stage}'; time travel needs staging or production."
+            msg = (
+                f"Several versions may be in stage '{stage}'; "
+                "time travel needs staging or production."
+            )
             raise ValidationError(msg)
         holder = conn.execute(
             select(stage_holders.c.version_id)
@@ -307,14 +330,22 @@ def version_row_at(
         if holder is not None:
             row = conn.execute(_version_by_id, {"id": holder}).mappings().first()
         if row is None:
-            msg = f"No version of model '{model['name']}' was in {stage} at log position {position}."
+            msg = (
+                f"No version of model '{model['name']}' was in {stage} at log position {position}."
+            )
             raise NotFoundError(msg)
         return row, stage
     elif isinstance(selector, int) or (isinstance(selector, str) and selector.isdigit()):
-        row = conn.execute(select(versions).where(existed, V.number == int(selector))).mappings().first()
+        row = (
+            conn.execute(select(versions).where(existed, V.number == int(selector)))
+            .mappings()
+            .first()
+        )
     else:
         uid = as_uuid(selector)
-        query = select(versions).where(existed, or_(V.name == str(selector), V.id == str(uid or "")))
+        query = select(versions).where(
+            existed, or_(V.name == str(selector), V.id == str(uid or ""))
+        )
         row = conn.execute(query).mappings().first()
     if row is None:
         msg = f"Model '{model['name']}' had no version '{selector}' at log position {position}."
@@ -382,7 +413,9 @@ def raw_events(
         column("topic"),
         column("state"),
     )
-    query = select(log.c.id, log.c.originator_id, log.c.originator_version, log.c.topic, log.c.state)
+    query = select(
+        log.c.id, log.c.originator_id, log.c.originator_version, log.c.topic, log.c.state
+    )
     if positions is not None:
         if not positions:
             return []

@@ -8,6 +8,8 @@ command) rolls back and is retried.
 
 from __future__ import annotations
 
+import contextlib
+import gc
 from collections.abc import Callable, Sequence
 from typing import Any
 from uuid import UUID
@@ -50,10 +52,9 @@ def create_tables(engine: Engine | Connection) -> None:
         known = set(conn.execute(select(tracking.c.projection)).scalars())
         missing = [p.name for p in PROJECTIONS if p.name not in known]
         if missing:
-            try:
-                conn.execute(insert(tracking), [{"projection": n, "position": 0} for n in missing])
-            except SQLIntegrityError:
-                pass  # another process created them first
+            rows = [{"projection": name, "position": 0} for name in missing]
+            with contextlib.suppress(SQLIntegrityError):  # another process was first
+                conn.execute(insert(tracking), rows)
 
 
 def _begin(engine: Engine | Connection) -> Any:
@@ -157,11 +158,19 @@ def rebuild(
     head = 0
     if progress:
         progress(0, total)
-    for page in log.pages(source, 0, until):
-        _fold(conn, projections, tracked, page)
-        done += len(page)
-        head = page[-1][0]
-        if progress:
-            progress(done, total)
+    # A replay allocates millions of short-lived, acyclic objects; the cyclic collector's
+    # repeated scans of them cost a third of the time, and reference counting frees them.
+    collecting = gc.isenabled()
+    gc.disable()
+    try:
+        for page in log.pages(source, 0, until):
+            _fold(conn, projections, tracked, page)
+            done += len(page)
+            head = page[-1][0]
+            if progress:
+                progress(done, total)
+    finally:
+        if collecting:
+            gc.enable()
     _advance_all(conn, projections, tracked, head)
     return done

@@ -47,14 +47,22 @@ class StageHistory(Projection):
         if event.previous_stage in stages.EXCLUSIVE:
             batch.add(
                 _insert_holder,
-                {"model_id": model_id, "stage": event.previous_stage, "position": position,
-                 "version_id": None},
+                {
+                    "model_id": model_id,
+                    "stage": event.previous_stage,
+                    "position": position,
+                    "version_id": None,
+                },
             )
         if event.stage in stages.EXCLUSIVE:
             batch.add(
                 _insert_holder,
-                {"model_id": model_id, "stage": event.stage, "position": position,
-                 "version_id": event.version_id},
+                {
+                    "model_id": model_id,
+                    "stage": event.stage,
+                    "position": position,
+                    "version_id": event.version_id,
+                },
             )
 
     @process_event.register
@@ -62,8 +70,12 @@ class StageHistory(Projection):
         if event.stage in stages.EXCLUSIVE:
             batch.add(
                 _insert_holder,
-                {"model_id": str(event.originator_id), "stage": event.stage,
-                 "position": position, "version_id": None},
+                {
+                    "model_id": str(event.originator_id),
+                    "stage": event.stage,
+                    "position": position,
+                    "version_id": None,
+                },
             )
 
     @process_event.register
@@ -71,6 +83,10 @@ class StageHistory(Projection):
         for stage in stages.EXCLUSIVE:
             batch.add(
                 _insert_holder,
-                {"model_id": str(event.originator_id), "stage": stage, "position": position,
-                 "version_id": None},
+                {
+                    "model_id": str(event.originator_id),
+                    "stage": stage,
+                    "position": position,
+                    "version_id": None,
+                },
             )

@@ -17,7 +17,10 @@ from . import audit, models
 
 app = typer.Typer(
     name="modelplane",
-    help="modelplane: an event-sourced model registry. Every change is an event; ask it what was true when.",
+    help=(
+        "modelplane: an event-sourced model registry. "
+        "Every change is an event; ask it what was true when."
+    ),
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import time
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -12,10 +12,14 @@ from .models import parse_at
 
 
 def events(
-    model: Annotated[Optional[str], typer.Option(help="Only this model's events (every life of the name).")] = None,  # noqa: UP045
+    model: Annotated[
+        str | None, typer.Option(help="Only this model's events (every life of the name).")
+    ] = None,
     after: Annotated[int, typer.Option(min=0, help="Start after this log position.")] = 0,
     limit: Annotated[int, typer.Option(min=1, max=100_000)] = 100,
-    follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new events.")] = False,
+    follow: Annotated[
+        bool, typer.Option("--follow", "-f", help="Keep printing new events.")
+    ] = False,
     as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line.")] = False,
 ) -> None:
     """Print the event log: position, type, time, actor and payload of every event."""
@@ -30,12 +34,28 @@ def events(
                 if as_json:
                     render.print_json_line(event)
                 else:
-                    print(f"{event.position}\t{render.when(event.timestamp)}\t{event.type}\t{event.actor or ''}\t{render.plain(event.payload)}", flush=True)
+                    fields = (
+                        event.position,
+                        render.when(event.timestamp),
+                        event.type,
+                        event.actor or "",
+                        render.payload(event.payload),
+                    )
+                    print("\t".join(map(str, fields)), flush=True)
         else:
             render.table(
                 None,
                 ("POSITION", "TIME", "TYPE", "ACTOR", "PAYLOAD"),
-                [(e.position, render.when(e.timestamp), e.type, e.actor, render.plain(e.payload)) for e in batch],
+                [
+                    (
+                        e.position,
+                        render.when(e.timestamp),
+                        e.type,
+                        e.actor,
+                        render.payload(e.payload),
+                    )
+                    for e in batch
+                ],
             )
         if batch:
             position = batch[-1].position
@@ -46,8 +66,13 @@ def events(
 
 
 def replay(
-    until: Annotated[Optional[str], typer.Option(help="Stop at this log position or ISO time.")] = None,  # noqa: UP045
-    into: Annotated[Optional[str], typer.Option(help="Build the tables in this SQLite file instead of the live ones.")] = None,  # noqa: UP045
+    until: Annotated[
+        str | None, typer.Option(help="Stop at this log position or ISO time.")
+    ] = None,
+    into: Annotated[
+        str | None,
+        typer.Option(help="Build the tables in this SQLite file instead of the live ones."),
+    ] = None,
 ) -> None:
     """Rebuild the read tables from the log, with a progress bar."""
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
@@ -55,7 +80,10 @@ def replay(
     from modelplane.client import Client
 
     with Progress(
-        TextColumn("replaying"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+        TextColumn("replaying"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
         transient=False,
     ) as bar:
         task = bar.add_task("replay", total=None)
@@ -69,4 +97,7 @@ def replay(
         f"{result.target} in {result.seconds:.2f}s ({result.events_per_second:,.0f} events/s)."
     )
     if into is None and until is not None:
-        render.note("The live tables now show the past; the next write (or a plain `modelplane replay`) brings them up to date.")
+        render.note(
+            "The live tables now show the past; the next write (or a plain "
+            "`modelplane replay`) brings them up to date."
+        )

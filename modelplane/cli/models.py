@@ -13,7 +13,10 @@ from domain.errors import StageOccupiedError, ValidationError
 from . import render
 
 app = typer.Typer(help="Register, list, describe, update and delete models.", no_args_is_help=True)
-versions = typer.Typer(help="Versions of a model: list, describe, create, update (stage), delete.", no_args_is_help=True)
+versions = typer.Typer(
+    help="Versions of a model: list, describe, create, update (stage), delete.",
+    no_args_is_help=True,
+)
 app.add_typer(versions, name="version")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
@@ -275,13 +278,15 @@ def describe_version(
 @versions.command("create")
 def create_version(
     name: str,
-    version_name: Annotated[Optional[str], typer.Option("--name", help="Default: the number.")] = None,  # noqa: UP045
+    version_name: Annotated[str | None, typer.Option("--name", help="Default: the number.")] = None,
     description: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
     tag: TagsOpt = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create the next version of a model."""
-    created = _client().create_model_version(name, name=version_name, description=description, tags=tag)
+    created = _client().create_model_version(
+        name, name=version_name, description=description, tags=tag
+    )
     _show_version(created, as_json)
 
 
@@ -289,8 +294,12 @@ def create_version(
 def update_version(
     name: str,
     version: str,
-    stage: Annotated[Optional[str], typer.Option(help="none, staging, production or archived.")] = None,  # noqa: UP045
-    force: Annotated[bool, typer.Option("--force", "-f", help="Archive the current holder.")] = False,
+    stage: Annotated[
+        str | None, typer.Option(help="none, staging, production or archived.")
+    ] = None,
+    force: Annotated[
+        bool, typer.Option("--force", "-f", help="Archive the current holder.")
+    ] = False,
     reason: Annotated[Optional[str], typer.Option(help="Why (kept in the history).")] = None,  # noqa: UP045
     new_name: Annotated[Optional[str], typer.Option("--name", help="Rename the version.")] = None,  # noqa: UP045
     description: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
@@ -342,7 +351,8 @@ def delete_version(
     if not _confirm(
         f"Delete version '{found.name}' of model '{name}'?",
         yes,
-        f"Refusing to delete version '{found.name}' of model '{name}' without confirmation: pass -y.",
+        f"Refusing to delete version '{found.name}' of model '{name}' "
+        "without confirmation: pass -y.",
     ):
         render.note("Model version deletion canceled.")
         return

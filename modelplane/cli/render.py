@@ -69,3 +69,8 @@ def note(message: str) -> None:
     from rich.console import Console
 
     Console(stderr=True).print(message)
+
+
+def payload(value: Any) -> str:
+    """An event payload as compact JSON text (for tables and tab-separated lines)."""
+    return orjson.dumps(plain(value)).decode()
