@@ -32,6 +32,7 @@ from .store import Store
 #: The log table the eventsourcing library writes for the application named "modelplane".
 EVENTS_TABLE = "modelplane_events"
 DEFAULT_PAGE_SIZE = 50
+_STAGES = {stage.value: stage for stage in ModelStages}
 
 
 class Client:
@@ -181,7 +182,8 @@ class Client:
             rows, total = queries.list_versions(
                 conn, model["id"], stage=stage_filter, tag=tag, name=name, page=page, size=size
             )
-        items = [self._version(r, model["name"]) for r in rows]
+        model_id = UUID(model["id"])
+        items = [self._version(r, model["name"], model_id=model_id) for r in rows]
         return Page(items, total, page, size)
 
     def update_model_version(
@@ -299,24 +301,27 @@ class Client:
 
     def _version_by_id(self, version_id: UUID | str) -> ModelVersionResponse:
         with self._store.read() as conn:
-            row = queries.version_by_id(conn, version_id)
-            model = queries.model_row(conn, row["model_id"], deleted_ok=True)
-        return self._version(row, model["name"])
+            row = queries.version_with_model_name(conn, version_id)
+        return self._version(row, row["model_name"])
 
     def _version(
-        self, row: RowMapping, model_name: str, stage: str | None = None
+        self,
+        row: RowMapping,
+        model_name: str,
+        stage: str | None = None,
+        model_id: UUID | None = None,
     ) -> ModelVersionResponse:
         return ModelVersionResponse(
             id=UUID(row["id"]),
             name=row["name"],
-            number=int(row["number"]),
-            stage=ModelStages(stage or row["stage"]),
+            number=row["number"],
+            stage=_STAGES[stage or row["stage"]],
             description=row["description"],
             tags=list(row["tags"]),
             created=row["created"],
             updated=row["updated"],
             user=row["created_by"],
-            model_id=UUID(row["model_id"]),
+            model_id=model_id or UUID(row["model_id"]),
             model_name=model_name,
             _client=self,
         )

@@ -200,6 +200,25 @@ def stages_selector(selector: object) -> str | None:
     return None
 
 
+_version_with_model_name = (
+    select(versions, M.name.label("model_name"))
+    .join(models, M.id == V.model_id)
+    .where(V.id == bindparam("id"))
+)
+
+
+def version_with_model_name(conn: Connection, version_id: object) -> RowMapping:
+    """A live version by id, with its model's name (one query, for reading back a write)."""
+    uid = as_uuid(version_id)
+    row = None
+    if uid is not None:
+        row = conn.execute(_version_with_model_name, {"id": str(uid)}).mappings().first()
+    if row is None or row["deleted"]:
+        msg = f"No model version with id '{version_id}' exists."
+        raise NotFoundError(msg)
+    return row
+
+
 def version_by_id(conn: Connection, version_id: object) -> RowMapping:
     uid = as_uuid(version_id)
     row = None if uid is None else conn.execute(_version_by_id, {"id": str(uid)}).mappings().first()

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     JSON,
     BigInteger,
@@ -40,6 +41,32 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
+class JSONValue(TypeDecorator[Any]):
+    """JSON documents: PostgreSQL's ``json``; on SQLite, TEXT converted with orjson.
+
+    SQLite's own JSON column type has numeric affinity, which turns a bare JSON number such
+    as a 30-digit integer into a lossy REAL; TEXT keeps exactly what was logged.
+    """
+
+    impl = Text
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return dialect.type_descriptor(Text())
+        return dialect.type_descriptor(JSON())
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite":
+            return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+        return value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if dialect.name == "sqlite" and value is not None:
+            return orjson.loads(value)
+        return value
+
+
 metadata = MetaData()
 
 ID = String(36)
@@ -63,7 +90,7 @@ models = Table(
     _text("limitations"),
     _text("trade_offs"),
     _text("ethics"),
-    Column("tags", JSON, nullable=False),
+    Column("tags", JSONValue, nullable=False),
     Column("created", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
     Column("created_by", NAME, nullable=False),
@@ -82,7 +109,7 @@ versions = Table(
     Column("number", Integer, nullable=False),
     Column("name", NAME, nullable=False),
     _text("description"),
-    Column("tags", JSON, nullable=False),
+    Column("tags", JSONValue, nullable=False),
     Column("stage", STAGE, nullable=False),
     Column("created", UTCDateTime, nullable=False),
     Column("updated", UTCDateTime, nullable=False),
@@ -132,7 +159,7 @@ metadata_values = Table(
     Column("key", String(255), primary_key=True),
     Column("version_id", ID, nullable=False),
     Column("model_id", ID, nullable=False),
-    Column("value", JSON, nullable=True),
+    Column("value", JSONValue, nullable=True),
     Column("actor", NAME, nullable=False),
     Column("timestamp", UTCDateTime, nullable=False),
     Index("mp_metadata_version_key", "version_id", "key", "position"),
