@@ -86,6 +86,17 @@ class Target:
             "below_mb": f"peak RSS < {self.limit:g} MB",
         }[self.kind]
 
+    @property
+    def short(self) -> str:
+        """Compact label for the table cell."""
+        return {
+            "max_ms": f"<={self.limit:g}ms",
+            "below_ms": f"<{self.limit:g}ms",
+            "faster": f"{self.limit:g}x vs {self.peer}",
+            "min_eps": f">={self.limit:,.0f}/s",
+            "below_mb": f"<{self.limit:g}MB",
+        }[self.kind]
+
     def check(self, results: dict[str, Any]) -> bool | None:
         """True/False, or None when a figure is missing (cannot be judged)."""
         if self.kind == "faster":
@@ -237,7 +248,7 @@ def build_rows(results: dict[str, Any]) -> tuple[list[str], list[list[str]]]:
                 else f"{_fmt_ms(summary['median_ms'])} / {_fmt_ms(summary['p95_ms'])}"
             )
         row += [_fmt_ratio(_ratio(results, op, p)) for p in peers]
-        row.append("; ".join(f"{t.label}: {verdict(t.check(results))}" for t in op_targets(op)))
+        row.append("; ".join(f"{t.short} {verdict(t.check(results))}" for t in op_targets(op)))
         rows.append(row)
     rows.append(
         ["peak RSS (MB)"]
@@ -315,6 +326,17 @@ def print_targets(results: dict[str, Any]) -> list[dict[str, str]]:
     return out
 
 
+def report(
+    results: dict[str, Any], quick: bool
+) -> tuple[list[str], list[list[str]], list[dict[str, str]]]:
+    """Print the comparison table, replay/scaling figures and target verdicts."""
+    header, rows = build_rows(results)
+    title = f"modelplane benchmark ({'quick' if quick else 'full'}; ms per call)"
+    print_table(title, header, rows)
+    print_extras(results)
+    return header, rows, print_targets(results)
+
+
 def main() -> int:
     """Parse args, run every system, print and save the comparison."""
     parser = argparse.ArgumentParser(description="modelplane benchmark vs ZenML and MLflow")
@@ -325,7 +347,14 @@ def main() -> int:
         help="run only modelplane (both stores), only the peers, or one peer",
     )
     parser.add_argument("--no-postgres", action="store_true", help="skip modelplane on PostgreSQL")
+    parser.add_argument(
+        "--show", metavar="JSON", help="re-print the tables of a saved result, run nothing"
+    )
     args = parser.parse_args()
+    if args.show:
+        saved = json.loads(Path(args.show).read_text(encoding="utf-8"))
+        report(saved["systems"], saved["quick"])
+        return 0
     quick = ["--quick"] if args.quick else []
 
     want_mp = args.only in (None, "modelplane")
@@ -359,11 +388,7 @@ def main() -> int:
     for system, why in skipped.items():
         note(f"{system}: not in the table ({why})")
 
-    header, rows = build_rows(results)
-    title = f"modelplane benchmark ({'quick' if args.quick else 'full'}; ms per call)"
-    print_table(title, header, rows)
-    print_extras(results)
-    verdicts = print_targets(results)
+    header, rows, verdicts = report(results, args.quick)
 
     stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     doc = {

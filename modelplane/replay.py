@@ -25,10 +25,18 @@ def replay(
 ) -> ReplayResult:
     """Fold the log (up to ``until``) into fresh tables and report how fast it went.
 
-    Into the live tables, it runs as one transaction: readers see the old tables until the
-    new ones are complete, and writers wait. ``into`` a path builds a separate SQLite file
-    holding only the read tables, which leaves the live store untouched.
+    Into the live tables (always the whole log), it runs as one transaction holding the log's
+    write lock: readers see the old tables until the new ones are complete, and writers wait.
+    ``into`` a path builds a separate SQLite file holding only the read tables, up to
+    ``until`` if given, which leaves the live store untouched.
     """
+    if into is None and until is not None:
+        msg = (
+            "Replaying the live read tables up to a past point would make them disagree with "
+            "the log (and later writes would act on the past); build the past into a separate "
+            "file instead: --into PATH (into= in the SDK)."
+        )
+        raise ValidationError(msg)
     registry = store.registry
     log = registry.event_log
     with registry.engine.connect() as conn:
@@ -36,6 +44,7 @@ def replay(
     started = time.perf_counter()
     if into is None:
         with registry.transaction(commit=True) as session:
+            registry.lock_log(session)  # writers wait until the new tables are complete
             count = rebuild(session, log, limit, progress)
             head = _head(log, session, limit)
         target = "live read tables"

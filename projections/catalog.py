@@ -12,9 +12,10 @@ from domain.model import DESCRIPTIVE_FIELDS, Model
 from domain.model_version import ModelVersion
 
 from .folding import Batch, Projection
-from .tables import models, versions
+from .tables import model_names, models, versions
 
 _insert_model = insert(models)
+_insert_name = insert(model_names)
 _insert_version = insert(versions)
 _delete_model = (
     update(models)
@@ -64,7 +65,7 @@ def _update(table: Table, keys: frozenset[str]) -> Executable:
 
 class Catalog(Projection):
     name: ClassVar[str] = "catalog"
-    tables: ClassVar[tuple[Table, ...]] = (models, versions)
+    tables: ClassVar[tuple[Table, ...]] = (models, model_names, versions)
 
     @singledispatchmethod
     def process_event(self, event: object, position: int, batch: Batch) -> None:
@@ -86,6 +87,7 @@ class Catalog(Projection):
             deleted_position=None,
         )
         batch.add(_insert_model, row)
+        batch.add(_insert_name, {"model_id": row["id"], "position": position, "name": event.name})
 
     @process_event.register
     def _(self, event: Model.Updated, position: int, batch: Batch) -> None:
@@ -93,6 +95,11 @@ class Catalog(Projection):
         params = {f"_{key}": value for key, value in changes.items()}
         params["_id"] = str(event.originator_id)
         batch.add(_update(models, frozenset(changes)), params)
+        if "name" in event.changes:
+            batch.add(
+                _insert_name,
+                {"model_id": params["_id"], "position": position, "name": event.changes["name"]},
+            )
 
     @process_event.register
     def _(self, event: Model.Deleted, position: int, batch: Batch) -> None:

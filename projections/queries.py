@@ -19,6 +19,7 @@ from domain.errors import NotFoundError, ValidationError
 from .tables import (
     event_index,
     metadata_values,
+    model_names,
     models,
     stage_changes,
     stage_holders,
@@ -78,13 +79,18 @@ def model_row(conn: Connection, name_or_id: object, *, deleted_ok: bool = False)
 
 
 def model_ids_ever_named(conn: Connection, name_or_id: object) -> list[str]:
-    """Every model (live or deleted) that had this name, oldest first, or the one id."""
+    """Every model (live or deleted) that ever had this name, oldest first, or the one id."""
     uid = as_uuid(name_or_id)
     if uid is not None:
         found = conn.execute(select(M.id).where(M.id == str(uid))).scalars().all()
         if found:
             return list(found)
-    query = select(M.id).where(M.name == str(name_or_id)).order_by(M.registered_position)
+    query = (
+        select(model_names.c.model_id)
+        .where(model_names.c.name == str(name_or_id))
+        .group_by(model_names.c.model_id)
+        .order_by(func.min(model_names.c.position))
+    )
     ids = list(conn.execute(query).scalars())
     if not ids:
         msg = f"No model named or with id '{name_or_id}' was ever registered."
@@ -307,7 +313,15 @@ def model_row_at(conn: Connection, name_or_id: object, position: int) -> RowMapp
     if uid is not None:
         row = conn.execute(select(models).where(M.id == str(uid), alive)).mappings().first()
     if row is None:
-        query = select(models).where(M.name == str(name_or_id), alive)
+        # The model whose name at that position (its last name row up to it) was this one.
+        name_then = (
+            select(model_names.c.name)
+            .where(model_names.c.model_id == M.id, model_names.c.position <= position)
+            .order_by(model_names.c.position.desc())
+            .limit(1)
+            .scalar_subquery()
+        )
+        query = select(models).where(alive, name_then == str(name_or_id))
         row = conn.execute(query).mappings().first()
     if row is None:
         msg = f"No model named or with id '{name_or_id}' existed at log position {position}."

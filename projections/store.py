@@ -45,6 +45,14 @@ class ProjectedRegistry(Registry):
                 callback(int(recordings[-1].notification.id))
         return recordings
 
+    def lock_log(self, session: Any) -> None:
+        """Hold the log's write lock for the rest of the transaction (as every append does).
+
+        On PostgreSQL this is the library's ``LOCK TABLE ... IN EXCLUSIVE MODE``; on SQLite the
+        transaction's first write takes the database's single write lock anyway.
+        """
+        self.recorder._lock_table(session)  # type: ignore[attr-defined]
+
     def transaction(self, commit: bool = False) -> Any:
         """A session in the application's own transaction machinery (joined if one is open)."""
         return self.recorder.transaction(commit=commit)  # type: ignore[attr-defined]

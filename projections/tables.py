@@ -101,6 +101,17 @@ models = Table(
     Index("mp_models_name", "name", "deleted"),
 )
 
+# Every name a model has had, from the position it took it: history and the event log stay
+# reachable under old names after a rename.
+model_names = Table(
+    "mp_model_names",
+    metadata,
+    Column("model_id", ID, primary_key=True),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("name", NAME, nullable=False),
+    Index("mp_model_names_name", "name"),
+)
+
 versions = Table(
     "mp_model_versions",
     metadata,

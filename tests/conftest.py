@@ -18,7 +18,9 @@ import pytest
 
 from modelplane.store import close_all
 
-PG_ADMIN_DSN = os.environ.get("MODELPLANE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test")
+PG_ADMIN_DSN = os.environ.get(
+    "MODELPLANE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test"
+)
 REQUIRE_POSTGRES = os.environ.get("MODELPLANE_REQUIRE_POSTGRES") == "1"
 
 
@@ -36,13 +38,16 @@ def pg_database() -> Iterator[str]:
     problem = _pg_available()
     if problem is not None:
         if REQUIRE_POSTGRES:
-            pytest.fail(f"PostgreSQL is required (MODELPLANE_REQUIRE_POSTGRES=1) but unreachable: {problem}")
+            pytest.fail(
+                f"PostgreSQL is required (MODELPLANE_REQUIRE_POSTGRES=1) but unreachable: {problem}"
+            )
         pytest.skip(f"PostgreSQL unreachable: {problem}")
     name = f"mp_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'CREATE DATABASE "{name}"')
     params = dict(item.split("=", 1) for item in PG_ADMIN_DSN.split())
-    url = f"postgresql+psycopg://{params.get('user', 'postgres')}@{params.get('host', '127.0.0.1')}:{params.get('port', '5432')}/{name}"
+    user, host = params.get("user", "postgres"), params.get("host", "127.0.0.1")
+    url = f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
     yield url
     close_all()
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
@@ -58,7 +63,9 @@ def reset_postgres(url: str) -> None:
 
 
 @pytest.fixture(params=["sqlite", "postgres"])
-def store(request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+def store(
+    request: pytest.FixtureRequest, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[str]:
     """Point the SDK at a fresh, empty store; yields "sqlite" or "postgres"."""
     close_all()
     monkeypatch.setenv("MODELPLANE_HOME", str(tmp_path / "home"))

@@ -16,8 +16,6 @@ import time
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from modelplane.store import Store, close_all
 from projections.engine import make_engine
 from projections.queries import dump_tables
@@ -44,7 +42,9 @@ def mp(*args: str, timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]
 
 def ok(*args: str) -> subprocess.CompletedProcess[str]:
     result = mp(*args)
-    assert result.returncode == 0, f"{args}: rc={result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == 0, (
+        f"{args}: rc={result.returncode}\n{result.stdout}\n{result.stderr}"
+    )
     assert "Traceback" not in result.stderr + result.stdout
     return result
 
@@ -56,7 +56,9 @@ def ok_json(*args: str) -> Any:
 def fails(*args: str, code: int = 1, contains: tuple[str, ...] = ()) -> str:
     """Run a command that must be refused: exit ``code``, one ``Error`` line, no traceback."""
     result = mp(*args)
-    assert result.returncode == code, f"{args}: rc={result.returncode}\n{result.stdout}\n{result.stderr}"
+    assert result.returncode == code, (
+        f"{args}: rc={result.returncode}\n{result.stdout}\n{result.stderr}"
+    )
     both = result.stdout + result.stderr
     assert "Traceback" not in both, both
     lines = [line for line in result.stderr.splitlines() if line.strip()]
@@ -94,7 +96,9 @@ def file_dump(path: Path) -> dict[str, list[tuple[Any, ...]]]:
 
 
 def test_models_versions_promotion_history_and_events(store: str) -> None:
-    model = ok_json("model", "register", "iris", "--license", "MIT", "--description", "D", "-t", "a", "-t", "b")
+    model = ok_json(
+        "model", "register", "iris", "--license", "MIT", "--description", "D", "-t", "a", "-t", "b"
+    )
     assert model["name"] == "iris"
     assert model["license"] == "MIT"
     assert model["description"] == "D"
@@ -107,7 +111,9 @@ def test_models_versions_promotion_history_and_events(store: str) -> None:
     assert listed["total"] == 1
     assert ok_json("model", "describe", "iris")["id"] == model["id"]
 
-    updated = ok_json("model", "update", "iris", "--add-tag", "c", "--remove-tag", "a", "--description", "X")
+    updated = ok_json(
+        "model", "update", "iris", "--add-tag", "c", "--remove-tag", "a", "--description", "X"
+    )
     assert updated["tags"] == ["b", "c"]
     assert updated["description"] == "X"
     assert updated["license"] == "MIT"
@@ -125,7 +131,9 @@ def test_models_versions_promotion_history_and_events(store: str) -> None:
     assert ok_json("model", "describe", "iris")["latest_version_name"] == "1.2.3"
 
     # promote 1; the production filter and the stage selector see it
-    promoted = ok_json("model", "version", "update", "iris", "1", "--stage", "production", "--reason", "r")
+    promoted = ok_json(
+        "model", "version", "update", "iris", "1", "--stage", "production", "--reason", "r"
+    )
     assert promoted["stage"] == "production"
     prod = ok_json("model", "version", "list", "iris", "--stage", "production")
     assert [v["name"] for v in prod["items"]] == ["1"]
@@ -144,7 +152,18 @@ def test_models_versions_promotion_history_and_events(store: str) -> None:
     assert ok_json("model", "version", "describe", "iris", "1.2.3")["stage"] == "none"
 
     # forced promotion archives the old holder
-    forced = ok_json("model", "version", "update", "iris", "1.2.3", "--stage", "production", "--force", "--reason", "x")
+    forced = ok_json(
+        "model",
+        "version",
+        "update",
+        "iris",
+        "1.2.3",
+        "--stage",
+        "production",
+        "--force",
+        "--reason",
+        "x",
+    )
     assert forced["stage"] == "production"
     by_stage = {v["name"]: v["stage"] for v in ok_json("model", "version", "list", "iris")["items"]}
     assert by_stage == {"1": "archived", "1.2.3": "production"}
@@ -158,7 +177,13 @@ def test_models_versions_promotion_history_and_events(store: str) -> None:
     positions = [h["position"] for h in history]
     assert positions == sorted(positions) and len(set(positions)) == 3
     for entry in history:
-        assert {"actor", "reason", "previous_stage", "displaced_version", "position"} <= entry.keys()
+        assert {
+            "actor",
+            "reason",
+            "previous_stage",
+            "displaced_version",
+            "position",
+        } <= entry.keys()
         assert entry["actor"] == "tester"
     assert history[0]["reason"] == "r" and history[0]["displaced_version"] is None
     assert "1.2.3" in history[1]["reason"] and "x" in history[1]["reason"]
@@ -170,8 +195,13 @@ def test_models_versions_promotion_history_and_events(store: str) -> None:
     assert then["name"] == "1" and then["stage"] == "production"
     then_v1 = ok_json("model", "version", "describe", "iris", "1", "--at", str(first))
     assert then_v1["stage"] == "production"
-    assert ok_json("model", "version", "describe", "iris", "1.2.3", "--at", str(first))["stage"] == "none"
-    now = ok_json("model", "version", "describe", "iris", "production", "--at", str(history[2]["position"]))
+    assert (
+        ok_json("model", "version", "describe", "iris", "1.2.3", "--at", str(first))["stage"]
+        == "none"
+    )
+    now = ok_json(
+        "model", "version", "describe", "iris", "production", "--at", str(history[2]["position"])
+    )
     assert now["name"] == "1.2.3"
 
     # the raw log, for this model
@@ -274,7 +304,9 @@ def test_events_follow(store: str) -> None:
         fd = proc.stdout.fileno()
         deadline = time.monotonic() + 60
         buffer = ""
-        while time.monotonic() < deadline and not any(e["type"] == "ModelVersion.Created" for e in got):
+        while time.monotonic() < deadline and not any(
+            e["type"] == "ModelVersion.Created" for e in got
+        ):
             ready, _, _ = select.select([fd], [], [], 1.0)
             if ready:
                 chunk = os.read(fd, 65536).decode()
@@ -325,18 +357,25 @@ def test_replay_live_into_and_until(store: str, tmp_path: Path) -> None:
     engine = make_engine(f"sqlite:///{past}")
     try:
         with engine.connect() as conn:
-            rows = conn.exec_driver_sql("SELECT name, stage FROM mp_model_versions ORDER BY number").all()
+            rows = conn.exec_driver_sql(
+                "SELECT name, stage FROM mp_model_versions ORDER BY number"
+            ).all()
             assert [tuple(r) for r in rows] == [("1", "production"), ("two", "none")]
             described = conn.exec_driver_sql("SELECT description FROM mp_models").scalar()
             assert described is None
             changes = conn.exec_driver_sql("SELECT max(position) FROM mp_stage_changes").scalar()
             assert changes == middle
-            tracked = {r[0] for r in conn.exec_driver_sql("SELECT DISTINCT position FROM mp_tracking")}
+            tracked = {
+                r[0] for r in conn.exec_driver_sql("SELECT DISTINCT position FROM mp_tracking")
+            }
             assert tracked == {middle}
     finally:
         engine.dispose()
     # and the same state as the live time-travel query
-    assert ok_json("model", "version", "describe", "rp", "production", "--at", str(middle))["name"] == "1"
+    assert (
+        ok_json("model", "version", "describe", "rp", "production", "--at", str(middle))["name"]
+        == "1"
+    )
 
 
 def test_delete_model_and_version(store: str) -> None:
@@ -373,7 +412,10 @@ def test_delete_model_and_version(store: str) -> None:
     assert ok_json("model", "version", "describe", "gone", "latest")["number"] == 1
     events = json_lines(ok("events", "--model", "gone", "--json", "--limit", "1000").stdout)
     registered = [e for e in events if e["type"] == "Model.Registered"]
-    assert [e["payload"]["fields"]["description"] for e in registered] == ["first life", "second life"]
+    assert [e["payload"]["fields"]["description"] for e in registered] == [
+        "first life",
+        "second life",
+    ]
     assert any(e["type"] == "Model.Deleted" for e in events)
     model_ids = {e.get("model_id") for e in events} - {None}
     assert model_ids == {first_id, second["id"]}
@@ -400,7 +442,9 @@ def test_error_paths(store: str) -> None:
     fails("model", "version", "update", "err", "alpha", "--stage", "latest", contains=("latest",))
     fails("model", "version", "update", "err", "alpha", "--stage", "bogus", contains=("bogus",))
     fails("model", "version", "list", "err", "--stage", "bogus", contains=("bogus",))
-    fails("model", "version", "describe", "err", "alpha", "--at", "yesterday", contains=("yesterday",))
+    fails(
+        "model", "version", "describe", "err", "alpha", "--at", "yesterday", contains=("yesterday",)
+    )
     # usage errors (typer/click): exit 2
     fails("model", "version", "create", code=2)
     fails("model", "frobnicate", code=2)
@@ -413,4 +457,7 @@ def test_error_paths(store: str) -> None:
     after = json_lines(ok("events", "--json", "--limit", "1000").stdout)
     # nothing but the version deletion was appended by all of the above
     assert after[: len(before)] == before
-    assert [e["type"] for e in after[len(before) :]] == ["Model.VersionDeleted", "ModelVersion.Deleted"]
+    assert [e["type"] for e in after[len(before) :]] == [
+        "Model.VersionDeleted",
+        "ModelVersion.Deleted",
+    ]

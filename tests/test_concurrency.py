@@ -6,6 +6,7 @@ barrier, then race. Only outcomes are asserted, never timings.
 
 from __future__ import annotations
 
+import itertools
 import multiprocessing
 import os
 import queue
@@ -98,7 +99,7 @@ def test_concurrent_forced_promotions_leave_one_holder(store: str) -> None:
 
     history = client.get_stage_history(model)
     positions = [h.position for h in history]
-    assert all(a < b for a, b in zip(positions, positions[1:], strict=False)), positions
+    assert all(a < b for a, b in itertools.pairwise(positions)), positions
     promotions = [h for h in history if h.stage.value == "production"]
     displacements = [h for h in history if h.stage.value == "archived"]
     assert len(history) == 2 * WORKERS - 1
@@ -119,7 +120,7 @@ def test_concurrent_forced_promotions_leave_one_holder(store: str) -> None:
             assert entry.displaced_version == just_displaced
             current, just_displaced = entry.version, None
     assert current == holder.name
-    for before, after in zip(promotions, promotions[1:], strict=False):
+    for before, after in itertools.pairwise(promotions):
         assert after.displaced_version == before.version
 
     # no event lost, every version's current stage is the stage of its last history entry
@@ -178,7 +179,9 @@ def test_concurrent_version_creation_numbers_are_dense(store: str) -> None:
     assert sorted(v.number for v in versions) == list(range(1, total + 1))
     assert sorted(v.name for v in versions) == sorted(str(n) for n in range(1, total + 1))
     assert client.get_model_version(model).number == total
-    created = [e for e in client.list_events(model=model, limit=10_000) if e.type == "ModelVersion.Created"]
+    created = [
+        e for e in client.list_events(model=model, limit=10_000) if e.type == "ModelVersion.Created"
+    ]
     assert len(created) == total
 
     _assert_rebuild_identical()
@@ -186,7 +189,7 @@ def test_concurrent_version_creation_numbers_are_dense(store: str) -> None:
 
 def test_concurrent_registration_of_one_name(store: str) -> None:
     Client()  # create the store before the race
-    Store.current().registry
+    _ = Store.current().registry
     close_all()
     env = _store_env()
     got = _run(workers.register, [(env, "contested") for _ in range(WORKERS)])
@@ -201,17 +204,8 @@ def test_concurrent_registration_of_one_name(store: str) -> None:
     _assert_rebuild_identical()
 
 
-REPLAY_RACE_BUG = (
-    "PostgreSQL: a live replay (Client.rebuild_projections / `modelplane replay`) that overlaps "
-    "a commit by another writer or another replay fails with UniqueViolation (or a deadlock): "
-    "modelplane/replay.py runs rebuild() without taking the events-table lock writers take, so "
-    "rows committed after its DELETE are inserted twice."
-)
-
-
-def test_live_replay_while_others_write(store: str, request: pytest.FixtureRequest) -> None:
-    if store == "postgres":
-        request.applymarker(pytest.mark.xfail(strict=True, reason=REPLAY_RACE_BUG))
+def test_live_replay_while_others_write(store: str) -> None:
+    """A live replay holds the log's write lock: writers wait, nothing is folded twice."""
     model = "replayed"
     Client().create_model(model)
     close_all()

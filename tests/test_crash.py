@@ -16,7 +16,6 @@ import subprocess
 import sys
 import time
 from pathlib import Path
-from typing import Any
 from uuid import UUID
 
 import pytest
@@ -34,7 +33,7 @@ MODEL = "crashy"
 
 
 def _burst_until(lines_wanted: int) -> list[list[str]]:
-    """Run the writer until it acknowledged ``lines_wanted`` writes, SIGKILL it, return its lines."""
+    """Run the writer until it acknowledged ``lines_wanted`` writes; SIGKILL it; its lines."""
     proc = subprocess.Popen(
         [sys.executable, "-m", "tests.workers", "burst", MODEL],
         cwd=ROOT,

@@ -29,8 +29,12 @@ def test_a_new_process_continues_from_snapshots(client: Client) -> None:
         client.create_model_version("big")
     client.update_model_version("big", 3, stage="staging")
     out = subprocess.run(
-        [sys.executable, "-c", CHILD], env=dict(os.environ), capture_output=True, text=True,
-        check=True, timeout=120,
+        [sys.executable, "-c", CHILD],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=120,
     )
     assert out.stdout.split() == ["451", "451"]
     # this process's cached Model is stale now: the next command must notice and retry
@@ -38,7 +42,11 @@ def test_a_new_process_continues_from_snapshots(client: Client) -> None:
     assert created.number == 452
     assert client.get_model_version("big", ModelStages.STAGING).number == 3
     history = client.get_stage_history("big")
-    assert [(h.version, h.stage.value, h.reason) for h in history][-1] == ("451", "production", "child")
+    assert [(h.version, h.stage.value, h.reason) for h in history][-1] == (
+        "451",
+        "production",
+        "child",
+    )
 
 
 def test_readme_python_example_runs(store: str, tmp_path: Path) -> None:
@@ -47,7 +55,10 @@ def test_readme_python_example_runs(store: str, tmp_path: Path) -> None:
     script = tmp_path / "readme_example.py"
     script.write_text(block)
     out = subprocess.run(
-        [sys.executable, str(script)], env=dict(os.environ), capture_output=True, text=True,
+        [sys.executable, str(script)],
+        env=dict(os.environ),
+        capture_output=True,
+        text=True,
         timeout=120,
     )
     assert out.returncode == 0, out.stderr

@@ -100,7 +100,9 @@ class RegistryMachine(RuleBasedStateMachine):
             with pytest.raises(NotFoundError):
                 self.client.create_model_version(name, name=version_name)
             return
-        if version_name is not None and any(v.name == version_name for v in model.versions.values()):
+        if version_name is not None and any(
+            v.name == version_name for v in model.versions.values()
+        ):
             with pytest.raises(EntityExistsError):
                 self.client.create_model_version(name, name=version_name)
             return
@@ -121,14 +123,20 @@ class RegistryMachine(RuleBasedStateMachine):
         name, model = self._pick(pick)
         version = list(model.versions.values())[pick % len(model.versions)]
         holder = next(
-            (v for v in model.versions.values() if v.stage == stage and stage in EXCLUSIVE and v is not version),
+            (
+                v
+                for v in model.versions.values()
+                if v.stage == stage and stage in EXCLUSIVE and v is not version
+            ),
             None,
         )
         if holder is not None and not force:
             with pytest.raises(StageOccupiedError):
                 self.client.update_model_version(name, version.number, stage=stage, force=force)
             return
-        result = self.client.update_model_version(name, version.number, stage=stage, force=force, reason="test")
+        result = self.client.update_model_version(
+            name, version.number, stage=stage, force=force, reason="test"
+        )
         if holder is not None:
             holder.stage = "archived"
         version.stage = stage
@@ -143,7 +151,9 @@ class RegistryMachine(RuleBasedStateMachine):
             with pytest.raises(ValidationError):
                 self.client.update_model_version(name, version.number, description=description)
             return
-        updated = self.client.update_model_version(name, version.number, description=description, add_tags=["t"])
+        updated = self.client.update_model_version(
+            name, version.number, description=description, add_tags=["t"]
+        )
         assert "t" in updated.tags and updated.description == description
 
     @precondition(_has_versions)
@@ -180,14 +190,18 @@ class RegistryMachine(RuleBasedStateMachine):
         for name, model in self.models.items():
             listed = self.client.list_model_versions(name, size=100)
             assert [(v.number, v.name, v.stage.value) for v in listed] == [
-                (v.number, v.name, v.stage) for v in sorted(model.versions.values(), key=lambda v: -v.number)
+                (v.number, v.name, v.stage)
+                for v in sorted(model.versions.values(), key=lambda v: -v.number)
             ]
             for stage in EXCLUSIVE:
                 holders = self.client.list_model_versions(name, stage=stage)
                 assert len(holders) <= 1, f"two holders of {stage}"
                 expected = [v for v in model.versions.values() if v.stage == stage]
                 if expected:
-                    assert self.client.get_model_version(name, ModelStages(stage)).number == expected[0].number
+                    assert (
+                        self.client.get_model_version(name, ModelStages(stage)).number
+                        == expected[0].number
+                    )
                 else:
                     with pytest.raises(NotFoundError):
                         self.client.get_model_version(name, ModelStages(stage))
@@ -229,7 +243,9 @@ def _sqlite_reset() -> None:
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
-def test_registry_state_machine(backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_registry_state_machine(
+    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("MODELPLANE_ACTOR", "tester")
     monkeypatch.delenv("MODELPLANE_STORE_URL", raising=False)
     monkeypatch.setenv("MODELPLANE_HOME", tempfile.mkdtemp(prefix="mp-stateful-"))

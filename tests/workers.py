@@ -18,7 +18,7 @@ def _setup(env: dict[str, str]) -> Any:
     from modelplane.client import Client
 
     client = Client()
-    client._store.registry  # open the write side before the race starts
+    _ = client._store.registry  # open the write side before the race starts
     return client
 
 
@@ -132,7 +132,9 @@ def burst(model: str) -> None:
         version = client.create_model_version(model)
         print(f"version {version.number} {version.id}", flush=True)
         stage = "production" if i % 2 else "staging"
-        position = registry.change_stage(version.id, stage, force=True, reason=f"burst {i}", actor="burst")
+        position = registry.change_stage(
+            version.id, stage, force=True, reason=f"burst {i}", actor="burst"
+        )
         print(f"promote {version.number} {position} {stage}", flush=True)
         position = registry.log_metadata(version.id, {"step": i, "acc": i / 100}, actor="burst")
         print(f"meta {version.number} {position}", flush=True)

@@ -12,6 +12,10 @@ mkdir -p "$VENVS"
 peers=("$@")
 [ ${#peers[@]} -eq 0 ] && peers=(zenml mlflow)
 failed=0
+# pip on this machine warns about a missing local index for every package; drop that noise.
+quiet_pip() {
+    "$@" 2> >(grep -v "is ignored: it is neither a file nor a directory" >&2)
+}
 for peer in "${peers[@]}"; do
     venv="$VENVS/$peer"
     req="$HERE/requirements-$peer.txt"
@@ -24,8 +28,8 @@ for peer in "${peers[@]}"; do
     echo "[setup] $peer: creating venv and installing $(tr '\n' ' ' < "$req")(takes minutes)"
     rm -rf "$venv"
     if "$PY" -m venv "$venv" \
-        && "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip \
-        && "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"; then
+        && quiet_pip "$venv/bin/python" -m pip install --quiet --disable-pip-version-check --upgrade pip \
+        && quiet_pip "$venv/bin/python" -m pip install --quiet --disable-pip-version-check -r "$req"; then
         cp "$req" "$stamp"
         echo "[setup] $peer: installed"
     else

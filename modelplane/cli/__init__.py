@@ -38,3 +38,20 @@ def main() -> None:
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
+    except Exception as error:
+        # The store itself failed (unreachable server, disk full, locked too long): say so on
+        # one line; a bug in modelplane still gets its traceback.
+        if not _is_store_error(error):
+            raise
+        first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        sys.stderr.write(f"Error: the store failed: {type(error).__name__}: {first_line}\n")
+        sys.exit(1)
+
+
+def _is_store_error(error: BaseException) -> bool:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    if isinstance(error, SQLAlchemyError):
+        return True
+    module = type(error).__module__
+    return module.startswith(("eventsourcing", "psycopg", "sqlite3"))

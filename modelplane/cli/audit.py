@@ -67,7 +67,7 @@ def events(
 
 def replay(
     until: Annotated[
-        str | None, typer.Option(help="Stop at this log position or ISO time.")
+        str | None, typer.Option(help="Stop at this log position or ISO time (with --into).")
     ] = None,
     into: Annotated[
         str | None,
@@ -96,8 +96,3 @@ def replay(
         f"Replayed {result.events} events up to position {result.position} into "
         f"{result.target} in {result.seconds:.2f}s ({result.events_per_second:,.0f} events/s)."
     )
-    if into is None and until is not None:
-        render.note(
-            "The live tables now show the past; the next write (or a plain "
-            "`modelplane replay`) brings them up to date."
-        )
