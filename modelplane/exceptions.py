@@ -15,12 +15,17 @@ from domain.errors import (
     ValidationError,
 )
 
+from .artifacts.materializers import ArtifactWarning, MaterializerError
+
 ModelplaneError = RegistryError
 
+
 __all__ = [
+    "ArtifactWarning",
     "ConcurrencyError",
     "EntityDeletedError",
     "EntityExistsError",
+    "MaterializerError",
     "ModelplaneError",
     "NotFoundError",
     "RegistryError",
