@@ -180,7 +180,7 @@ class Client:
         with self._store.read() as conn:
             model = queries.model_row(conn, model_name_or_id)
             rows, total = queries.list_versions(
-                conn, model["id"], stage=stage_filter, tag=tag, name=name, page=page, size=size
+                conn, model, stage=stage_filter, tag=tag, name=name, page=page, size=size
             )
         model_id = UUID(model["id"])
         items = [self._version(r, model["name"], model_id=model_id) for r in rows]

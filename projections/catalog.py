@@ -42,6 +42,11 @@ _delete_version = (
         updated=bindparam("_at"),
     )
 )
+_count_version = (
+    update(models)
+    .where(models.c.id == bindparam("_id"))
+    .values(live_versions=models.c.live_versions + bindparam("_delta"))
+)
 _set_stage = (
     update(versions)
     .where(versions.c.id == bindparam("_id"))
@@ -85,6 +90,7 @@ class Catalog(Projection):
             deleted_at=None,
             registered_position=position,
             deleted_position=None,
+            live_versions=0,
         )
         batch.add(_insert_model, row)
         batch.add(_insert_name, {"model_id": row["id"], "position": position, "name": event.name})
@@ -128,6 +134,7 @@ class Catalog(Projection):
                 "deleted_position": None,
             },
         )
+        batch.add(_count_version, {"_id": event.model_id, "_delta": 1})
 
     @process_event.register
     def _(self, event: ModelVersion.Updated, position: int, batch: Batch) -> None:
@@ -140,6 +147,7 @@ class Catalog(Projection):
     def _(self, event: ModelVersion.Deleted, position: int, batch: Batch) -> None:
         params = {"_id": str(event.originator_id), "_at": event.timestamp, "_position": position}
         batch.add(_delete_version, params)
+        batch.add(_count_version, {"_id": event.model_id, "_delta": -1})
 
     @process_event.register
     def _(self, event: Model.StageChanged, position: int, batch: Batch) -> None:

@@ -234,9 +234,18 @@ def version_by_id(conn: Connection, version_id: object) -> RowMapping:
     return row
 
 
+_version_page = (
+    select(versions)
+    .where(V.model_id == bindparam("model_id"), V.deleted.is_(False))
+    .order_by(V.number.desc())
+    .limit(bindparam("limit"))
+    .offset(bindparam("offset"))
+)
+
+
 def list_versions(
     conn: Connection,
-    model_id: str,
+    model: RowMapping,
     *,
     stage: str | None = None,
     tag: str | None = None,
@@ -245,6 +254,12 @@ def list_versions(
     size: int = 50,
 ) -> tuple[list[RowMapping], int]:
     """Live versions of a model, newest first, with the total count."""
+    model_id = model["id"]
+    offset = (page - 1) * size
+    if stage is None and tag is None and not name:
+        params = {"model_id": model_id, "limit": size, "offset": offset}
+        rows = list(conn.execute(_version_page, params).mappings())
+        return rows, int(model["live_versions"])
     where: list[ColumnElement[bool]] = [V.model_id == model_id, V.deleted.is_(False)]
     if stage is not None:
         where.append(V.stage == stage)
@@ -253,7 +268,7 @@ def list_versions(
     query = select(versions).where(*where).order_by(V.number.desc())
     if tag is None:
         total = conn.execute(select(func.count()).select_from(versions).where(*where)).scalar_one()
-        rows = list(conn.execute(query.limit(size).offset((page - 1) * size)).mappings())
+        rows = list(conn.execute(query.limit(size).offset(offset)).mappings())
         return rows, int(total)
     matching = [row for row in conn.execute(query).mappings() if tag in row["tags"]]
     return matching[(page - 1) * size : page * size], len(matching)
