@@ -13,5 +13,6 @@ $mp model version update iris_classifier 1 --stage production --reason "first re
 $mp model version update iris_classifier 1.2.3 --stage production --force --reason "accuracy 0.97 vs 0.94"
 $mp model version list iris_classifier
 $mp model history iris_classifier
-$mp model version describe iris_classifier production --at 9
+# time travel: which version was in production at log position 8 (the first promotion)?
+$mp model version describe iris_classifier production --at 8
 $mp events --model iris_classifier --limit 20
