@@ -35,9 +35,33 @@ class ModelVersion(Aggregate):
         actor: str
 
     class MetadataLogged(Aggregate.Event):
+        """Version 2 adds the run and step that logged it (None outside a run)."""
+
         TOPIC: ClassVar[str] = "modelplane:ModelVersion.MetadataLogged"
+        class_version: ClassVar[int] = 2
         model_id: str
         metadata: dict[str, Any]
+        run_id: str | None
+        step: str | None
+        actor: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["run_id"] = None
+            state["step"] = None
+
+    class ArtifactLinked(Aggregate.Event):
+        """An artifact version now belongs to this model version, as data, model or deployment."""
+
+        TOPIC: ClassVar[str] = "modelplane:ModelVersion.ArtifactLinked"
+        model_id: str
+        artifact_id: str
+        artifact_name: str
+        artifact_version_id: str
+        artifact_version_number: int
+        kind: str
+        run_id: str | None
+        step: str | None
         actor: str
 
     class Deleted(Aggregate.Event):
@@ -61,6 +85,8 @@ class ModelVersion(Aggregate):
         self.description = description
         self.tags = list(tags)
         self.deleted = False
+        #: artifact version id -> link kind, so a second identical link appends nothing
+        self.links: dict[str, str] = {}
 
     @staticmethod
     def create_id(**_: Any) -> UUID:
@@ -72,8 +98,30 @@ class ModelVersion(Aggregate):
             setattr(self, key, list(value) if key == "tags" else value)
 
     @event(MetadataLogged)
-    def _log_metadata(self, model_id: str, metadata: dict[str, Any], actor: str) -> None:
+    def _log_metadata(
+        self,
+        model_id: str,
+        metadata: dict[str, Any],
+        run_id: str | None,
+        step: str | None,
+        actor: str,
+    ) -> None:
         """Nothing to keep on the aggregate: the metadata projection holds the values."""
+
+    @event(ArtifactLinked)
+    def _link_artifact(
+        self,
+        model_id: str,
+        artifact_id: str,
+        artifact_name: str,
+        artifact_version_id: str,
+        artifact_version_number: int,
+        kind: str,
+        run_id: str | None,
+        step: str | None,
+        actor: str,
+    ) -> None:
+        self.links[artifact_version_id] = kind
 
     @event(Deleted)
     def _delete(self, model_id: str, actor: str) -> None:

@@ -20,14 +20,15 @@ import random
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, NamedTuple, TypeVar
-from uuid import UUID
+from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
+from uuid import UUID, uuid4
 
 import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper, OperationalError, Recording
 
-from . import stages
+from . import artifact, pipeline_run, stages
+from .artifact import Artifact
 from .errors import (
     ConcurrencyError,
     EntityDeletedError,
@@ -39,6 +40,7 @@ from .errors import (
 from .model import DESCRIPTIVE_FIELDS, Model, ModelName, model_name_id
 from .model_version import ModelVersion
 from .names import check_name, check_tags, check_version_name
+from .pipeline_run import PipelineRun
 from .serialization import OrjsonMapper, dumps
 
 T = TypeVar("T")
@@ -54,11 +56,43 @@ class Appended(NamedTuple):
     position: int
 
 
+class RecordedArtifact(NamedTuple):
+    """A new artifact version: its id, its number under the artifact's name, the position."""
+
+    id: UUID
+    number: int
+    position: int
+
+
+class StoredValue(Protocol):
+    """Where and how a value was stored (the artifact store's answer)."""
+
+    @property
+    def uri(self) -> str: ...
+    @property
+    def content_hash(self) -> str: ...
+    @property
+    def materializer(self) -> str: ...
+    @property
+    def data_type(self) -> str: ...
+    @property
+    def artifact_type(self) -> str: ...
+    @property
+    def size_bytes(self) -> int: ...
+    @property
+    def warnings(self) -> list[str]: ...
+
+
 class Registry(Application[UUID]):
     """modelplane's write model: models, their versions and stages."""
 
     name = "modelplane"
-    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {Model: 200, ModelVersion: 200}
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
+        Model: 200,
+        ModelVersion: 200,
+        Artifact: 200,
+        PipelineRun: 200,
+    }
     env: ClassVar[dict[str, str]] = {
         "AGGREGATE_CACHE_MAXSIZE": "20000",
         "AGGREGATE_CACHE_FASTFORWARD": "n",
@@ -340,25 +374,249 @@ class Registry(Application[UUID]):
 
         return self._retrying(attempt)
 
-    def log_metadata(self, version_id: UUID, metadata: dict[str, Any], *, actor: str) -> int:
-        if not isinstance(metadata, dict) or not metadata:
-            msg = "metadata must be a non-empty dict of {key: value}."
-            raise ValidationError(msg)
-        for key in metadata:
-            if not isinstance(key, str) or not key:
-                msg = f"Metadata keys must be non-empty strings, not {key!r}."
-                raise ValidationError(msg)
-        try:
-            # Normalise to what the log will hold, so the aggregate sees what replay sees.
-            clean = orjson.loads(dumps(metadata))
-        except TypeError as error:
-            msg = f"Metadata must be JSON-serializable: {error}."
-            raise ValidationError(msg) from error
+    def log_metadata(
+        self,
+        version_id: UUID,
+        metadata: dict[str, Any],
+        *,
+        actor: str,
+        run_id: UUID | None = None,
+        step: str | None = None,
+    ) -> int:
+        clean = _clean_metadata(metadata)
 
         def attempt() -> int:
             _, version = self.live_version(version_id)
-            version._log_metadata(model_id=version.model_id, metadata=clean, actor=actor)
+            version._log_metadata(
+                model_id=version.model_id,
+                metadata=clean,
+                run_id=None if run_id is None else str(run_id),
+                step=step,
+                actor=actor,
+            )
             return self._position(self.save(version))
+
+        return self._retrying(attempt)
+
+    # -------------------------------------------------------------- artifacts
+
+    def record_artifact_version(
+        self,
+        name: str,
+        *,
+        stored: StoredValue,
+        tags: Iterable[str] | None = None,
+        run_id: UUID | None = None,
+        step: str | None = None,
+        link_to: UUID | None = None,
+        link_kind: str = artifact.DATA,
+        actor: str,
+    ) -> RecordedArtifact:
+        """Record a stored value as the next version of artifact ``name``.
+
+        With ``link_to`` (a model version id), the link is appended in the same transaction:
+        there is never a recorded output without its link, nor a link to a missing version.
+        """
+        check_name(name, "artifact")
+        clean_tags = check_tags(tags)
+        if link_kind not in artifact.LINK_KINDS:
+            msg = f"'{link_kind}' is not a link kind; use one of: {', '.join(artifact.LINK_KINDS)}."
+            raise ValidationError(msg)
+
+        def attempt() -> RecordedArtifact:
+            found: Artifact | None = self._get_or_none(artifact.artifact_id(name))
+            item = found or Artifact(name=name, actor=actor)
+            number = item.last_number + 1
+            version_id = uuid4()
+            item._record_version(
+                name=name,
+                version_id=str(version_id),
+                number=number,
+                uri=stored.uri,
+                content_hash=stored.content_hash,
+                materializer=stored.materializer,
+                data_type=stored.data_type,
+                artifact_type=stored.artifact_type,
+                size_bytes=stored.size_bytes,
+                run_id=None if run_id is None else str(run_id),
+                step=step,
+                tags=clean_tags,
+                warnings=list(stored.warnings),
+                actor=actor,
+            )
+            touched: list[Any] = [item]
+            if link_to is not None:
+                _, version = self.live_version(link_to)
+                version._link_artifact(
+                    model_id=version.model_id,
+                    artifact_id=str(item.id),
+                    artifact_name=name,
+                    artifact_version_id=str(version_id),
+                    artifact_version_number=number,
+                    kind=link_kind,
+                    run_id=None if run_id is None else str(run_id),
+                    step=step,
+                    actor=actor,
+                )
+                touched.append(version)
+            return RecordedArtifact(version_id, number, self._position(self.save(*touched)))
+
+        return self._retrying(attempt)
+
+    def link_artifact(
+        self,
+        model_version_id: UUID,
+        artifact_name: str,
+        artifact_version_id: UUID,
+        *,
+        kind: str = artifact.DATA,
+        run_id: UUID | None = None,
+        step: str | None = None,
+        actor: str,
+    ) -> int | None:
+        """Link an existing artifact version to a model version (a repeat is a no-op)."""
+        if kind not in artifact.LINK_KINDS:
+            msg = f"'{kind}' is not a link kind; use one of: {', '.join(artifact.LINK_KINDS)}."
+            raise ValidationError(msg)
+
+        def attempt() -> int | None:
+            item = self._artifact(artifact_name)
+            number = item.numbers.get(str(artifact_version_id))
+            if number is None:
+                msg = f"Artifact '{artifact_name}' has no version with id '{artifact_version_id}'."
+                raise NotFoundError(msg)
+            _, version = self.live_version(model_version_id)
+            if version.links.get(str(artifact_version_id)) == kind:
+                return None
+            version._link_artifact(
+                model_id=version.model_id,
+                artifact_id=str(item.id),
+                artifact_name=artifact_name,
+                artifact_version_id=str(artifact_version_id),
+                artifact_version_number=number,
+                kind=kind,
+                run_id=None if run_id is None else str(run_id),
+                step=step,
+                actor=actor,
+            )
+            return self._position(self.save(version))
+
+        return self._retrying(attempt)
+
+    def log_artifact_metadata(
+        self,
+        artifact_name: str,
+        artifact_version_id: UUID,
+        metadata: dict[str, Any],
+        *,
+        run_id: UUID | None = None,
+        step: str | None = None,
+        actor: str,
+    ) -> int:
+        clean = _clean_metadata(metadata)
+
+        def attempt() -> int:
+            item = self._artifact(artifact_name)
+            if str(artifact_version_id) not in item.numbers:
+                msg = f"Artifact '{artifact_name}' has no version with id '{artifact_version_id}'."
+                raise NotFoundError(msg)
+            item._log_metadata(
+                version_id=str(artifact_version_id),
+                metadata=clean,
+                run_id=None if run_id is None else str(run_id),
+                step=step,
+                actor=actor,
+            )
+            return self._position(self.save(item))
+
+        return self._retrying(attempt)
+
+    # ------------------------------------------------------------------- runs
+
+    def start_run(
+        self,
+        name: str,
+        *,
+        pipeline: str,
+        model_version_id: UUID | None = None,
+        model_version_how: str | None = None,
+        stage: str | None = None,
+        parameters: dict[str, Any] | None = None,
+        actor: str,
+    ) -> Appended:
+        check_name(name, "run")
+        clean_parameters = _clean_metadata(parameters or {}, allow_empty=True)
+        if model_version_id is not None and model_version_how not in pipeline_run.HOWS:
+            msg = f"model_version_how must be one of {', '.join(pipeline_run.HOWS)}."
+            raise ValidationError(msg)
+
+        def attempt() -> Appended:
+            model_id = None
+            if model_version_id is not None:
+                model, _ = self.live_version(model_version_id)
+                model_id = str(model.id)
+            run = PipelineRun(
+                name=name,
+                pipeline=pipeline,
+                model_id=model_id,
+                model_version_id=None if model_version_id is None else str(model_version_id),
+                model_version_how=model_version_how if model_version_id is not None else None,
+                stage=stage,
+                parameters=clean_parameters,
+                actor=actor,
+            )
+            return Appended(run.id, self._position(self.save(run)))
+
+        return self._retrying(attempt)
+
+    def finish_step(
+        self,
+        run_id: UUID,
+        step: str,
+        *,
+        inputs: dict[str, UUID],
+        outputs: dict[str, UUID],
+        duration_ms: float,
+        error: str | None = None,
+    ) -> int:
+        def attempt() -> int:
+            run = self._live_run(run_id)
+            run._finish_step(
+                step=step,
+                status=pipeline_run.FAILED if error else pipeline_run.COMPLETED,
+                inputs={k: str(v) for k, v in inputs.items()},
+                outputs={k: str(v) for k, v in outputs.items()},
+                duration_ms=float(duration_ms),
+                error=error,
+            )
+            return self._position(self.save(run))
+
+        return self._retrying(attempt)
+
+    def finish_run(self, run_id: UUID, *, status: str, error: str | None = None, actor: str) -> int:
+        """End a run (``completed`` or ``failed``); also how a stale run is marked failed."""
+        if status not in (pipeline_run.COMPLETED, pipeline_run.FAILED):
+            msg = f"A run ends as completed or failed, not '{status}'."
+            raise ValidationError(msg)
+
+        def attempt() -> int:
+            run = self._live_run(run_id)
+            run._finish(status=status, error=error, actor=actor)
+            return self._position(self.save(run))
+
+        return self._retrying(attempt)
+
+    def log_run_metadata(
+        self, run_id: UUID, metadata: dict[str, Any], *, step: str | None = None, actor: str
+    ) -> int:
+        clean = _clean_metadata(metadata)
+
+        def attempt() -> int:
+            run = self._get_or_none(run_id)
+            if not isinstance(run, PipelineRun):
+                raise NotFoundError(f"No pipeline run with id '{run_id}' exists.")
+            run._log_metadata(step=step, metadata=clean, actor=actor)
+            return self._position(self.save(run))
 
         return self._retrying(attempt)
 
@@ -388,6 +646,27 @@ class Registry(Application[UUID]):
             raise EntityDeletedError(msg)
         return model, version
 
+    def _get_or_none(self, aggregate_id: UUID) -> Any:
+        try:
+            return self._get(aggregate_id)
+        except AggregateNotFoundError:
+            return None
+
+    def _artifact(self, name: str) -> Artifact:
+        item = self._get_or_none(artifact.artifact_id(name))
+        if not isinstance(item, Artifact):
+            raise NotFoundError(f"No artifact named '{name}' exists.")
+        return item
+
+    def _live_run(self, run_id: UUID) -> PipelineRun:
+        run = self._get_or_none(run_id)
+        if not isinstance(run, PipelineRun):
+            raise NotFoundError(f"No pipeline run with id '{run_id}' exists.")
+        if run.status != pipeline_run.RUNNING:
+            msg = f"Pipeline run '{run.name}' already ended ({run.status})."
+            raise ValidationError(msg)
+        return run
+
     def model_id_for_name(self, name: str) -> UUID | None:
         """The live model holding ``name`` now, from the authoritative index."""
         index = self._name_index(name)
@@ -405,6 +684,24 @@ class Registry(Application[UUID]):
     @staticmethod
     def _position(recordings: list[Recording[UUID]]) -> int:
         return int(recordings[-1].notification.id)
+
+
+def _clean_metadata(metadata: object, *, allow_empty: bool = False) -> dict[str, Any]:
+    """Metadata as the log will hold it: a dict of str keys to JSON values."""
+    if not isinstance(metadata, dict) or (not metadata and not allow_empty):
+        msg = "metadata must be a non-empty dict of {key: value}."
+        raise ValidationError(msg)
+    for key in metadata:
+        if not isinstance(key, str) or not key:
+            msg = f"Metadata keys must be non-empty strings, not {key!r}."
+            raise ValidationError(msg)
+    try:
+        # Normalise to what the log will hold, so the aggregate sees what replay sees.
+        clean: dict[str, Any] = orjson.loads(dumps(metadata))
+    except TypeError as error:
+        msg = f"Metadata must be JSON-serializable: {error}."
+        raise ValidationError(msg) from error
+    return clean
 
 
 def _check_fields(fields: dict[str, Any]) -> dict[str, Any]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 import orjson
@@ -18,16 +18,23 @@ from projections import queries
 from . import config
 from .enums import ModelStages
 from .responses import (
+    ArtifactConsumer,
+    ArtifactVersionResponse,
     LoggedEvent,
     MetadataEntry,
     MetadataValue,
     ModelResponse,
     ModelVersionResponse,
     Page,
+    PipelineRunResponse,
     ReplayResult,
     StageChange,
+    StepRunResponse,
 )
 from .store import Store
+
+if TYPE_CHECKING:
+    from .artifacts.store import ArtifactStore
 
 #: The log table the eventsourcing library writes for the application named "modelplane".
 EVENTS_TABLE = "modelplane_events"
@@ -40,6 +47,7 @@ class Client:
 
     def __init__(self) -> None:
         self._store = Store.current()
+        self._artifacts: ArtifactStore | None = None
 
     # ------------------------------------------------------------------ models
 
@@ -293,15 +301,164 @@ class Client:
 
         return replay(self._store, until=until, into=into, progress=progress)
 
+    # ---------------------------------------------------- artifacts and runs
+
+    def get_artifact_version(
+        self, name_id_or_prefix: str | UUID, version: str | int | None = None
+    ) -> ArtifactVersionResponse:
+        """An artifact version by name (+ version number; None: the newest) or by id."""
+        with self._store.read() as conn:
+            row = queries.artifact_version_row(conn, name_id_or_prefix, version)
+        return self._artifact_response(row)
+
+    def list_artifact_versions(
+        self, name: str | None = None, page: int = 1, size: int = DEFAULT_PAGE_SIZE
+    ) -> Page[ArtifactVersionResponse]:
+        """Artifact versions, newest first; ``name`` keeps one artifact's."""
+        _check_paging(page, size)
+        with self._store.read() as conn:
+            rows, total = queries.list_artifact_versions(conn, name=name, page=page, size=size)
+        return Page([self._artifact_response(r) for r in rows], total, page, size)
+
+    def get_pipeline_run(self, name_or_id: str | UUID) -> PipelineRunResponse:
+        with self._store.read() as conn:
+            row = queries.run_row(conn, name_or_id)
+        return self._run_response(row)
+
+    def list_pipeline_runs(
+        self,
+        model: str | UUID | None = None,
+        status: str | None = None,
+        model_version_id: str | UUID | None = None,
+        page: int = 1,
+        size: int = DEFAULT_PAGE_SIZE,
+    ) -> Page[PipelineRunResponse]:
+        """Runs, newest first: of a model (every life of its name), a version, a status."""
+        _check_paging(page, size)
+        with self._store.read() as conn:
+            model_ids = None if model is None else queries.model_ids_ever_named(conn, model)
+            rows, total = queries.list_runs(
+                conn,
+                model_ids=model_ids,
+                model_version_id=None if model_version_id is None else str(model_version_id),
+                status=status,
+                page=page,
+                size=size,
+            )
+        return Page([self._run_response(r) for r in rows], total, page, size)
+
     # ----------------------------------------------------------------- helpers
+
+    @property
+    def artifact_store(self) -> ArtifactStore:
+        """The folder artifacts are stored in (under ``MODELPLANE_HOME``)."""
+        if self._artifacts is None:
+            from .artifacts.store import ArtifactStore
+
+            self._artifacts = ArtifactStore()
+        return self._artifacts
+
+    def _load_artifact(self, artifact: ArtifactVersionResponse) -> Any:
+        from .artifacts.store import StoredArtifact
+
+        stored = StoredArtifact(
+            uri=artifact.uri,
+            content_hash=artifact.content_hash,
+            materializer=artifact.materializer,
+            data_type=artifact.data_type,
+            artifact_type=artifact.artifact_type,
+            size_bytes=artifact.size_bytes,
+        )
+        return self.artifact_store.load(stored)
+
+    def _artifact_response(self, row: RowMapping) -> ArtifactVersionResponse:
+        return ArtifactVersionResponse(
+            id=UUID(row["id"]),
+            name=row["name"],
+            number=int(row["number"]),
+            uri=row["uri"],
+            content_hash=row["content_hash"],
+            materializer=row["materializer"],
+            data_type=row["data_type"],
+            artifact_type=row["artifact_type"],
+            size_bytes=int(row["size_bytes"]),
+            producer_run_id=UUID(row["run_id"]) if row["run_id"] else None,
+            producer_step=row["step"],
+            tags=list(row["tags"]),
+            warnings=list(row["warnings"]),
+            created=row["created"],
+            user=row["created_by"],
+            _client=self,
+        )
+
+    def _run_response(self, row: RowMapping) -> PipelineRunResponse:
+        return PipelineRunResponse(
+            id=UUID(row["id"]),
+            name=row["name"],
+            pipeline=row["pipeline"],
+            status=row["status"],
+            model_id=UUID(row["model_id"]) if row["model_id"] else None,
+            model_version_id=UUID(row["model_version_id"]) if row["model_version_id"] else None,
+            model_version_how=row["model_version_how"],
+            stage=row["stage"],
+            parameters=dict(row["parameters"]),
+            error=row["error"],
+            started=row["started"],
+            finished=row["finished"],
+            user=row["created_by"],
+            _client=self,
+        )
+
+    def _linked_artifacts(
+        self, version_id: UUID, kind: str | None
+    ) -> dict[str, dict[str, ArtifactVersionResponse]]:
+        with self._store.read() as conn:
+            rows = queries.artifact_links_of(conn, str(version_id))
+        linked: dict[str, dict[str, ArtifactVersionResponse]] = {}
+        for row in rows:
+            if kind is None or row["link_kind"] == kind:
+                response = self._artifact_response(row)
+                linked.setdefault(response.name, {})[response.version] = response
+        return linked
+
+    def _consumers_of(self, artifact_version_id: UUID) -> list[ArtifactConsumer]:
+        with self._store.read() as conn:
+            rows = queries.consumers_of(conn, str(artifact_version_id))
+        return [
+            ArtifactConsumer(UUID(r["run_id"]), r["step"], r["input_name"], int(r["position"]))
+            for r in rows
+        ]
+
+    def _consuming_runs(self, version_id: UUID) -> list[PipelineRunResponse]:
+        with self._store.read() as conn:
+            rows = queries.runs_consuming_version(conn, str(version_id))
+        return [self._run_response(r) for r in rows]
+
+    def _steps_of(self, run_id: UUID) -> dict[str, StepRunResponse]:
+        with self._store.read() as conn:
+            rows = queries.run_steps_of(conn, str(run_id))
+        return {
+            r["step"]: StepRunResponse(
+                name=r["step"],
+                status=r["status"],
+                inputs={k: UUID(v) for k, v in r["inputs"].items()},
+                outputs={k: UUID(v) for k, v in r["outputs"].items()},
+                duration_ms=float(r["duration_ms"]),
+                error=r["error"],
+                finished=r["finished"],
+            )
+            for r in rows
+        }
 
     def _model_id(self, model_name_or_id: str | UUID) -> UUID:
         with self._store.read() as conn:
             return UUID(queries.model_row(conn, model_name_or_id)["id"])
 
-    def _version_by_id(self, version_id: UUID | str) -> ModelVersionResponse:
+    def _version_by_id(
+        self, version_id: UUID | str, *, deleted_ok: bool = False
+    ) -> ModelVersionResponse:
         with self._store.read() as conn:
-            row = queries.version_with_model_name(conn, version_id)
+            row = queries.version_with_model_name(conn, version_id, deleted_ok=deleted_ok)
         return self._version(row, row["model_name"])
 
     def _version(

@@ -13,3 +13,12 @@ class ModelStages(StrEnum):
     PRODUCTION = "production"
     ARCHIVED = "archived"
     LATEST = "latest"
+
+
+class ArtifactType(StrEnum):
+    """How an artifact version relates to a model version when linked."""
+
+    DATA = "data"
+    MODEL = "model"
+    DEPLOYMENT = "deployment"
+    SERVICE = "deployment"  # ZenML's name for what a deployment produces

@@ -18,27 +18,46 @@ def log_metadata(
     model_version: str | int | ModelStages | None = None,
     model_version_id: str | UUID | None = None,
     infer_model: bool = False,
+    artifact_name: str | None = None,
+    artifact_version: str | int | None = None,
+    artifact_version_id: str | UUID | None = None,
+    run_id_name_or_prefix: str | UUID | None = None,
 ) -> None:
-    """Log ``metadata`` on a model version; later keys overwrite, the log keeps every value.
+    """Log ``metadata`` on a model version, an artifact version or a run.
 
-    Outside a step, name the version with ``model_name`` (+ ``model_version``: a name,
-    number, id or stage, default latest) or ``model_version_id``.
+    Later keys overwrite earlier ones for reading (``run_metadata[key].value``); the log keeps
+    every value. Outside a step, name the target: ``model_name`` (+ ``model_version``: a
+    name, number, id or stage, default latest) or ``model_version_id``; ``artifact_name`` (+
+    ``artifact_version``, default newest) or ``artifact_version_id``; or
+    ``run_id_name_or_prefix``.
     """
     client = Client()
+    registry = client._store.registry
+    actor = config.actor()
     if infer_model:
         msg = (
             "If you are using the `infer_model` option, the function must be called inside "
             "a step with a model configured; outside one, pass model_name and model_version."
         )
         raise ValidationError(msg)
-    if model_version_id is not None:
-        version_id = client._version_by_id(model_version_id).id
+    if artifact_name is not None or artifact_version_id is not None:
+        found = client.get_artifact_version(
+            artifact_version_id if artifact_version_id is not None else str(artifact_name),
+            None if artifact_version_id is not None else artifact_version,
+        )
+        registry.log_artifact_metadata(found.name, found.id, metadata, actor=actor)
+    elif run_id_name_or_prefix is not None:
+        run = client.get_pipeline_run(run_id_name_or_prefix)
+        registry.log_run_metadata(run.id, metadata, actor=actor)
+    elif model_version_id is not None:
+        registry.log_metadata(client._version_by_id(model_version_id).id, metadata, actor=actor)
     elif model_name is not None:
         version_id = client.get_model_version(model_name, model_version).id
+        registry.log_metadata(version_id, metadata, actor=actor)
     else:
         msg = (
             "You are calling 'log_metadata()' outside of a step execution: name the target "
-            "with model_name= and model_version=, or model_version_id=."
+            "with model_name= and model_version=, model_version_id=, artifact_name=, or "
+            "run_id_name_or_prefix=."
         )
         raise ValidationError(msg)
-    client._store.registry.log_metadata(version_id, metadata, actor=config.actor())

@@ -11,9 +11,16 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
+from domain.errors import NotFoundError
+
 from .client import Client
 from .enums import ModelStages
-from .responses import MetadataValue, ModelVersionResponse
+from .responses import (
+    ArtifactVersionResponse,
+    MetadataValue,
+    ModelVersionResponse,
+    PipelineRunResponse,
+)
 
 
 class Model:
@@ -78,6 +85,53 @@ class Model:
 
     def get_model_version(self) -> ModelVersionResponse:
         return self._resolve()
+
+    # -- artifacts linked to the resolved version (None when absent) ------------------
+
+    def get_artifact(
+        self, name: str, version: str | int | None = None
+    ) -> ArtifactVersionResponse | None:
+        return self._resolve().get_artifact(name, version)
+
+    def get_model_artifact(
+        self, name: str, version: str | int | None = None
+    ) -> ArtifactVersionResponse | None:
+        return self._resolve().get_model_artifact(name, version)
+
+    def get_data_artifact(
+        self, name: str, version: str | int | None = None
+    ) -> ArtifactVersionResponse | None:
+        return self._resolve().get_data_artifact(name, version)
+
+    def get_deployment_artifact(
+        self, name: str, version: str | int | None = None
+    ) -> ArtifactVersionResponse | None:
+        return self._resolve().get_deployment_artifact(name, version)
+
+    def load_artifact(self, name: str, version: str | int | None = None) -> Any:
+        """The value of the newest linked version of artifact ``name``."""
+        found = self.get_artifact(name, version)
+        if found is None:
+            version_name = self._resolve().name
+            msg = f"Model '{self.name}' version '{version_name}' has no artifact named '{name}'."
+            raise NotFoundError(msg)
+        return found.load()
+
+    @property
+    def data_artifacts(self) -> dict[str, dict[str, ArtifactVersionResponse]]:
+        return self._resolve().data_artifacts
+
+    @property
+    def model_artifacts(self) -> dict[str, dict[str, ArtifactVersionResponse]]:
+        return self._resolve().model_artifacts
+
+    @property
+    def deployment_artifacts(self) -> dict[str, dict[str, ArtifactVersionResponse]]:
+        return self._resolve().deployment_artifacts
+
+    @property
+    def pipeline_runs(self) -> dict[str, PipelineRunResponse]:
+        return self._resolve().pipeline_runs
 
     def set_stage(
         self, stage: ModelStages | str, force: bool = False, reason: str | None = None

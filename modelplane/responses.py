@@ -128,6 +128,76 @@ class ModelVersionResponse:
             self.model_id, self.id, stage=stage, force=force, reason=reason
         )
 
+    # -- linked artifacts (None when absent, as in ZenML) -----------------------------
+
+    def _linked(self, kind: str | None) -> dict[str, dict[str, ArtifactVersionResponse]]:
+        assert self._client is not None
+        return self._client._linked_artifacts(self.id, kind)
+
+    def get_artifact(
+        self, name: str, version: str | int | None = None
+    ) -> ArtifactVersionResponse | None:
+        """The newest linked version of artifact ``name`` (or that version), of any kind."""
+        return _pick(self._linked(None).get(name), version)
+
+    def get_model_artifact(
+        self, name: str, version: str | int | None = None
+    ) -> ArtifactVersionResponse | None:
+        return _pick(self._linked("model").get(name), version)
+
+    def get_data_artifact(
+        self, name: str, version: str | int | None = None
+    ) -> ArtifactVersionResponse | None:
+        return _pick(self._linked("data").get(name), version)
+
+    def get_deployment_artifact(
+        self, name: str, version: str | int | None = None
+    ) -> ArtifactVersionResponse | None:
+        return _pick(self._linked("deployment").get(name), version)
+
+    @property
+    def data_artifacts(self) -> dict[str, dict[str, ArtifactVersionResponse]]:
+        """``{name: {version: artifact version}}`` of the data artifacts linked here."""
+        return self._linked("data")
+
+    @property
+    def model_artifacts(self) -> dict[str, dict[str, ArtifactVersionResponse]]:
+        return self._linked("model")
+
+    @property
+    def deployment_artifacts(self) -> dict[str, dict[str, ArtifactVersionResponse]]:
+        return self._linked("deployment")
+
+    @property
+    def pipeline_runs(self) -> dict[str, PipelineRunResponse]:
+        """Runs that ran against this version, by run name."""
+        assert self._client is not None
+        return {
+            run.name: run
+            for run in self._client.list_pipeline_runs(model_version_id=self.id, size=10_000)
+        }
+
+    @property
+    def producing_runs(self) -> list[PipelineRunResponse]:
+        """Runs that created or named this version (not those that resolved it from a stage)."""
+        return [r for r in self.pipeline_runs.values() if r.model_version_how != "stage"]
+
+    @property
+    def consuming_runs(self) -> list[PipelineRunResponse]:
+        """Runs that resolved this version from a stage or read one of its artifacts."""
+        assert self._client is not None
+        return self._client._consuming_runs(self.id)
+
+
+def _pick(
+    versions: dict[str, ArtifactVersionResponse] | None, version: str | int | None
+) -> ArtifactVersionResponse | None:
+    if not versions:
+        return None
+    if version is None:
+        return max(versions.values(), key=lambda v: v.number)
+    return versions.get(str(version))
+
 
 @dataclass(frozen=True)
 class StageChange:
@@ -169,3 +239,109 @@ class ReplayResult:
     @property
     def events_per_second(self) -> float:
         return self.events / self.seconds if self.seconds else float("inf")
+
+
+@dataclass
+class ArtifactVersionResponse:
+    """One version of a named artifact: where its bytes are, what made it, who reads it."""
+
+    id: UUID
+    name: str
+    number: int
+    uri: str
+    content_hash: str
+    materializer: str
+    data_type: str
+    artifact_type: str
+    size_bytes: int
+    producer_run_id: UUID | None
+    producer_step: str | None
+    tags: list[str]
+    warnings: list[str]
+    created: datetime
+    user: str
+    _client: Client | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def version(self) -> str:
+        """The version as ZenML shows it: the number, as a string."""
+        return str(self.number)
+
+    def load(self) -> Any:
+        """The stored value, read back through the materializer that wrote it."""
+        assert self._client is not None
+        return self._client._load_artifact(self)
+
+    @property
+    def run_metadata(self) -> dict[str, MetadataValue]:
+        assert self._client is not None
+        return self._client._metadata_of(self.id)
+
+    @property
+    def producer_run(self) -> PipelineRunResponse | None:
+        if self.producer_run_id is None:
+            return None
+        assert self._client is not None
+        return self._client.get_pipeline_run(self.producer_run_id)
+
+    @property
+    def consumers(self) -> list[ArtifactConsumer]:
+        """The runs and steps that read this version, in log order."""
+        assert self._client is not None
+        return self._client._consumers_of(self.id)
+
+
+@dataclass(frozen=True)
+class ArtifactConsumer:
+    run_id: UUID
+    step: str
+    input_name: str
+    position: int
+
+
+@dataclass(frozen=True)
+class StepRunResponse:
+    name: str
+    status: str
+    inputs: dict[str, UUID]
+    outputs: dict[str, UUID]
+    duration_ms: float
+    error: str | None
+    finished: datetime
+
+
+@dataclass
+class PipelineRunResponse:
+    """One run: its model version and how it got it, its steps, how it ended."""
+
+    id: UUID
+    name: str
+    pipeline: str
+    status: str
+    model_id: UUID | None
+    model_version_id: UUID | None
+    model_version_how: str | None
+    stage: str | None
+    parameters: dict[str, Any]
+    error: str | None
+    started: datetime
+    finished: datetime | None
+    user: str
+    _client: Client | None = field(default=None, repr=False, compare=False)
+
+    @property
+    def model_version(self) -> ModelVersionResponse | None:
+        if self.model_version_id is None:
+            return None
+        assert self._client is not None
+        return self._client._version_by_id(self.model_version_id, deleted_ok=True)
+
+    @property
+    def steps(self) -> dict[str, StepRunResponse]:
+        assert self._client is not None
+        return self._client._steps_of(self.id)
+
+    @property
+    def run_metadata(self) -> dict[str, MetadataValue]:
+        assert self._client is not None
+        return self._client._metadata_of(self.id)

@@ -10,7 +10,7 @@ from typing import ClassVar
 
 from sqlalchemy import Table, insert
 
-from domain.model import Model, ModelName
+from domain.model import Model
 
 from .folding import Batch, Projection, event_type
 from .tables import event_index
@@ -19,12 +19,14 @@ _insert_entry = insert(event_index)
 
 
 def owning_model_id(event: object) -> str | None:
-    """The model an event belongs to: its originator for ``Model`` events, else its field."""
+    """The model an event belongs to: its originator for ``Model`` events, else its field.
+
+    Events that name no model (an artifact recorded outside a model, a run without one, a
+    name index entry being created) belong to none.
+    """
     if isinstance(event, Model.Event):
         return str(event.originator_id)
     model_id = getattr(event, "model_id", None)
-    if model_id is None and isinstance(event, ModelName.Event):
-        return None
     return None if model_id is None else str(model_id)
 
 

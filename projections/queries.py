@@ -17,10 +17,15 @@ from domain import stages
 from domain.errors import NotFoundError, ValidationError
 
 from .tables import (
+    artifact_consumers,
+    artifact_links,
+    artifact_versions,
     event_index,
     metadata_values,
     model_names,
     models,
+    run_steps,
+    runs,
     stage_changes,
     stage_holders,
     versions,
@@ -213,13 +218,15 @@ _version_with_model_name = (
 )
 
 
-def version_with_model_name(conn: Connection, version_id: object) -> RowMapping:
-    """A live version by id, with its model's name (one query, for reading back a write)."""
+def version_with_model_name(
+    conn: Connection, version_id: object, *, deleted_ok: bool = False
+) -> RowMapping:
+    """A version by id, with its model's name (one query, for reading back a write)."""
     uid = as_uuid(version_id)
     row = None
     if uid is not None:
         row = conn.execute(_version_with_model_name, {"id": str(uid)}).mappings().first()
-    if row is None or row["deleted"]:
+    if row is None or (row["deleted"] and not deleted_ok):
         msg = f"No model version with id '{version_id}' exists."
         raise NotFoundError(msg)
     return row
@@ -277,11 +284,11 @@ def list_versions(
 # ----------------------------------------------------------------------- metadata
 
 
-def metadata_history(conn: Connection, version_id: str) -> dict[str, list[RowMapping]]:
-    """Every value logged per key on a version, oldest first."""
+def metadata_history(conn: Connection, subject_id: str) -> dict[str, list[RowMapping]]:
+    """Every value logged per key on a model version, artifact version or run, oldest first."""
     query = (
         select(metadata_values)
-        .where(metadata_values.c.version_id == version_id)
+        .where(metadata_values.c.subject_id == subject_id)
         .order_by(metadata_values.c.position)
     )
     history: dict[str, list[RowMapping]] = {}
@@ -478,3 +485,151 @@ def raw_events(
             originator = UUID(str(originator))
         rows.append((int(pos), originator, int(version), str(topic), bytes(state)))
     return rows
+
+
+# ------------------------------------------------------------------------ lineage
+
+
+def artifact_version_row(
+    conn: Connection, name_or_id: object, version: object = None
+) -> RowMapping:
+    """An artifact version by artifact name and version number (None = latest), or by id."""
+    av = artifact_versions.c
+    uid = as_uuid(name_or_id)
+    row: RowMapping | None = None
+    if uid is not None and version is None:
+        row = conn.execute(select(artifact_versions).where(av.id == str(uid))).mappings().first()
+    if row is None:
+        query = select(artifact_versions).where(av.name == str(name_or_id))
+        if version is None:
+            query = query.order_by(av.number.desc()).limit(1)
+        elif isinstance(version, int) or (isinstance(version, str) and version.isdigit()):
+            query = query.where(av.number == int(version))
+        else:
+            vid = as_uuid(version)
+            query = query.where(av.id == str(vid or ""))
+        row = conn.execute(query).mappings().first()
+    if row is None:
+        which = "any version" if version is None else f"version '{version}'"
+        msg = f"No artifact named or with id '{name_or_id}' has {which}."
+        raise NotFoundError(msg)
+    return row
+
+
+def list_artifact_versions(
+    conn: Connection, *, name: str | None = None, page: int = 1, size: int = 50
+) -> tuple[list[RowMapping], int]:
+    av = artifact_versions.c
+    where: list[ColumnElement[bool]] = []
+    if name is not None:
+        where.append(av.name == name)
+    total = conn.execute(
+        select(func.count()).select_from(artifact_versions).where(*where)
+    ).scalar_one()
+    query = (
+        select(artifact_versions)
+        .where(*where)
+        .order_by(av.position.desc())
+        .limit(size)
+        .offset((page - 1) * size)
+    )
+    return list(conn.execute(query).mappings()), int(total)
+
+
+def artifact_links_of(conn: Connection, model_version_id: str) -> list[RowMapping]:
+    """Every artifact version linked to a model version, with the link and the version."""
+    al = artifact_links.c
+    query = (
+        select(artifact_versions, al.kind.label("link_kind"), al.position.label("link_position"))
+        .join(artifact_versions, artifact_versions.c.id == al.artifact_version_id)
+        .where(al.model_version_id == model_version_id)
+        .order_by(al.position)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def run_row(conn: Connection, run_id: object) -> RowMapping:
+    uid = as_uuid(run_id)
+    row = None
+    if uid is not None:
+        row = conn.execute(select(runs).where(runs.c.id == str(uid))).mappings().first()
+    if row is None:
+        row = (
+            conn.execute(
+                select(runs).where(runs.c.name == str(run_id)).order_by(runs.c.position.desc())
+            )
+            .mappings()
+            .first()
+        )
+    if row is None:
+        msg = f"No pipeline run named or with id '{run_id}' exists."
+        raise NotFoundError(msg)
+    return row
+
+
+def list_runs(
+    conn: Connection,
+    *,
+    model_ids: Sequence[str] | None = None,
+    model_version_id: str | None = None,
+    status: str | None = None,
+    page: int = 1,
+    size: int = 50,
+) -> tuple[list[RowMapping], int]:
+    """Runs, newest first, filtered by model (any life), model version and status."""
+    where: list[ColumnElement[bool]] = []
+    if model_ids is not None:
+        where.append(runs.c.model_id.in_(model_ids))
+    if model_version_id is not None:
+        where.append(runs.c.model_version_id == model_version_id)
+    if status is not None:
+        where.append(runs.c.status == status)
+    total = conn.execute(select(func.count()).select_from(runs).where(*where)).scalar_one()
+    query = (
+        select(runs)
+        .where(*where)
+        .order_by(runs.c.position.desc())
+        .limit(size)
+        .offset((page - 1) * size)
+    )
+    return list(conn.execute(query).mappings()), int(total)
+
+
+def run_steps_of(conn: Connection, run_id: str) -> list[RowMapping]:
+    query = select(run_steps).where(run_steps.c.run_id == run_id).order_by(run_steps.c.position)
+    return list(conn.execute(query).mappings())
+
+
+def consumers_of(conn: Connection, artifact_version_id: str) -> list[RowMapping]:
+    """The runs (and steps) that read an artifact version, in log order."""
+    query = (
+        select(artifact_consumers)
+        .where(artifact_consumers.c.artifact_version_id == artifact_version_id)
+        .order_by(artifact_consumers.c.position)
+    )
+    return list(conn.execute(query).mappings())
+
+
+def runs_consuming_version(conn: Connection, model_version_id: str) -> list[RowMapping]:
+    """Runs that consumed a model version: resolved it from a stage, or read one of its
+    artifacts without being one of the runs that produced it."""
+    linked = select(artifact_links.c.artifact_version_id).where(
+        artifact_links.c.model_version_id == model_version_id
+    )
+    reading = select(artifact_consumers.c.run_id).where(
+        artifact_consumers.c.artifact_version_id.in_(linked)
+    )
+    not_producer = or_(  # spelled out: NOT over a NULL model version would drop the row
+        runs.c.model_version_id.is_(None),
+        runs.c.model_version_id != model_version_id,
+        runs.c.model_version_how == "stage",
+    )
+    from_stage = and_(
+        runs.c.model_version_id == model_version_id, runs.c.model_version_how == "stage"
+    )
+    query = (
+        select(runs)
+        .where(or_(from_stage, and_(runs.c.id.in_(reading), not_producer)))
+        .order_by(runs.c.position)
+    )
+    return list(conn.execute(query).mappings())

@@ -23,6 +23,7 @@ from sqlalchemy.orm import Session
 from .catalog import Catalog
 from .event_index import EventIndex
 from .folding import Batch, Projection
+from .lineage import Lineage
 from .log import EventLog
 from .metadata import Metadata
 from .stage_history import StageHistory
@@ -30,7 +31,13 @@ from .tables import metadata as table_metadata
 from .tables import tracking
 
 #: Every projection, in the order they fold each batch.
-PROJECTIONS: tuple[Projection, ...] = (Catalog(), StageHistory(), Metadata(), EventIndex())
+PROJECTIONS: tuple[Projection, ...] = (
+    Catalog(),
+    StageHistory(),
+    Metadata(),
+    Lineage(),
+    EventIndex(),
+)
 
 Progress = Callable[[int, int], None]
 

@@ -13,6 +13,7 @@ from sqlalchemy import (
     Column,
     DateTime,
     Dialect,
+    Float,
     Index,
     Integer,
     MetaData,
@@ -181,17 +182,124 @@ stage_holders = Table(
     Column("version_id", ID, nullable=True),
 )
 
+# Metadata of model versions, artifact versions and runs: every value ever logged per key
+# (the latest is the current one), with who logged it and from which run and step.
 metadata_values = Table(
     "mp_metadata",
     metadata,
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("key", String(255), primary_key=True),
-    Column("version_id", ID, nullable=False),
-    Column("model_id", ID, nullable=False),
+    Column("subject_kind", String(16), nullable=False),
+    Column("subject_id", ID, nullable=False),
+    Column("model_id", ID, nullable=True),
+    Column("run_id", ID, nullable=True),
+    Column("step", NAME, nullable=True),
     Column("value", JSONValue, nullable=True),
     Column("actor", NAME, nullable=False),
     Column("timestamp", UTCDateTime, nullable=False),
-    Index("mp_metadata_version_key", "version_id", "key", "position"),
+    Index("mp_metadata_subject_key", "subject_id", "key", "position"),
+)
+
+artifacts = Table(
+    "mp_artifacts",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", NAME, nullable=False, unique=True),
+    Column("created", UTCDateTime, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    Column("latest_number", Integer, nullable=False),
+)
+
+artifact_versions = Table(
+    "mp_artifact_versions",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("artifact_id", ID, nullable=False),
+    Column("name", NAME, nullable=False),
+    Column("number", Integer, nullable=False),
+    Column("uri", Text, nullable=False),
+    Column("content_hash", String(64), nullable=False),
+    Column("materializer", String(255), nullable=False),
+    Column("data_type", String(512), nullable=False),
+    Column("artifact_type", String(16), nullable=False),
+    Column("size_bytes", BigInteger, nullable=False),
+    Column("run_id", ID, nullable=True),
+    Column("step", NAME, nullable=True),
+    Column("tags", JSONValue, nullable=False),
+    Column("warnings", JSONValue, nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Index("mp_artifact_versions_number", "artifact_id", "number", unique=True),
+    Index("mp_artifact_versions_run", "run_id"),
+)
+
+# model version <-> artifact version, as data, model or deployment artifact
+artifact_links = Table(
+    "mp_artifact_links",
+    metadata,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("model_id", ID, nullable=False),
+    Column("model_version_id", ID, nullable=False),
+    Column("artifact_id", ID, nullable=False),
+    Column("artifact_name", NAME, nullable=False),
+    Column("artifact_version_id", ID, nullable=False),
+    Column("artifact_version_number", Integer, nullable=False),
+    Column("kind", String(16), nullable=False),
+    Column("run_id", ID, nullable=True),
+    Column("step", NAME, nullable=True),
+    Column("actor", NAME, nullable=False),
+    Column("timestamp", UTCDateTime, nullable=False),
+    Index("mp_artifact_links_version", "model_version_id", "artifact_name", "position"),
+    Index("mp_artifact_links_artifact", "artifact_version_id"),
+)
+
+runs = Table(
+    "mp_runs",
+    metadata,
+    Column("id", ID, primary_key=True),
+    Column("name", NAME, nullable=False),
+    Column("pipeline", NAME, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("model_id", ID, nullable=True),
+    Column("model_version_id", ID, nullable=True),
+    Column("model_version_how", String(16), nullable=True),
+    Column("stage", STAGE, nullable=True),
+    Column("parameters", JSONValue, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("started", UTCDateTime, nullable=False),
+    Column("finished", UTCDateTime, nullable=True),
+    Column("created_by", NAME, nullable=False),
+    Column("position", BigInteger, nullable=False),
+    Index("mp_runs_model_version", "model_version_id"),
+    Index("mp_runs_started", "started"),
+)
+
+# one row per finished step; inputs/outputs map names to artifact version ids
+run_steps = Table(
+    "mp_run_steps",
+    metadata,
+    Column("run_id", ID, primary_key=True),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("step", NAME, nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("inputs", JSONValue, nullable=False),
+    Column("outputs", JSONValue, nullable=False),
+    Column("duration_ms", Float, nullable=False),
+    Column("error", Text, nullable=True),
+    Column("finished", UTCDateTime, nullable=False),
+)
+
+# which runs read which artifact versions (the consuming side of lineage)
+artifact_consumers = Table(
+    "mp_artifact_consumers",
+    metadata,
+    Column("artifact_version_id", ID, primary_key=True),
+    Column("run_id", ID, primary_key=True),
+    Column("step", NAME, primary_key=True),
+    Column("input_name", NAME, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Index("mp_artifact_consumers_run", "run_id"),
 )
 
 event_index = Table(

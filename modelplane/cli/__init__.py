@@ -13,7 +13,7 @@ import typer
 
 from domain.errors import RegistryError
 
-from . import audit, models
+from . import audit, lineage, models
 
 app = typer.Typer(
     name="modelplane",
@@ -26,6 +26,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(models.app, name="model")
+app.add_typer(lineage.runs, name="run")
+app.add_typer(lineage.artifacts, name="artifact")
 app.command("events")(audit.events)
 app.command("replay")(audit.replay)
 

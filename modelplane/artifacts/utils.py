@@ -1,0 +1,92 @@
+"""``save_artifact``, ``load_artifact`` and ``link_artifact_to_model``.
+
+Argument order follows the seed document: ``save_artifact(name, data, is_model_artifact=...)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+from uuid import UUID
+
+from domain.errors import ValidationError
+
+from .. import config
+from ..client import Client
+from ..enums import ArtifactType
+from ..responses import ArtifactVersionResponse
+from .artifact_config import ArtifactConfig
+
+
+def save_artifact(
+    name: str,
+    data: Any,
+    is_model_artifact: bool = False,
+    is_deployment_artifact: bool = False,
+    tags: Iterable[str] | None = None,
+    artifact_type: ArtifactType | str | None = None,
+    materializer: Any = None,
+    model: Any = None,
+) -> ArtifactVersionResponse:
+    """Store ``data`` as the next version of artifact ``name``.
+
+    With ``model`` (a ``Model`` naming a version), the new version is linked to it in the
+    same transaction, as a model, deployment or data artifact per the flags.
+    """
+    artifact_config = ArtifactConfig(
+        name,
+        tags=tags,
+        artifact_type=artifact_type,
+        is_model_artifact=is_model_artifact,
+        is_deployment_artifact=is_deployment_artifact,
+    )
+    client = Client()
+    stored = client.artifact_store.save(data, materializer=materializer)
+    link_to = None if model is None else _model_version_id(model)
+    recorded = client._store.registry.record_artifact_version(
+        name,
+        stored=stored,
+        tags=artifact_config.tags,
+        link_to=link_to,
+        link_kind=artifact_config.link_kind(stored.artifact_type),
+        actor=config.actor(),
+    )
+    return client.get_artifact_version(recorded.id)
+
+
+def load_artifact(name_or_id: str | UUID, version: str | int | None = None) -> Any:
+    """The value of an artifact version (default: the newest version of that name)."""
+    return Client().get_artifact_version(name_or_id, version).load()
+
+
+def link_artifact_to_model(
+    artifact_version: ArtifactVersionResponse,
+    model: Any = None,
+    is_model_artifact: bool = False,
+    is_deployment_artifact: bool = False,
+) -> None:
+    """Link an existing artifact version to a model version (linking twice is a no-op)."""
+    if model is None:
+        msg = (
+            "link_artifact_to_model() outside a step needs model=Model(name=..., version=...) "
+            "naming the model version to link to."
+        )
+        raise ValidationError(msg)
+    kind = ArtifactConfig(
+        is_model_artifact=is_model_artifact, is_deployment_artifact=is_deployment_artifact
+    ).link_kind()
+    Client()._store.registry.link_artifact(
+        _model_version_id(model),
+        artifact_version.name,
+        artifact_version.id,
+        kind=kind,
+        actor=config.actor(),
+    )
+
+
+def _model_version_id(model: Any) -> UUID:
+    version_id = getattr(model, "id", None)
+    if not isinstance(version_id, UUID):
+        msg = f"Expected a Model naming a model version, not {model!r}."
+        raise ValidationError(msg)
+    return version_id

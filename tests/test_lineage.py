@@ -1,0 +1,266 @@
+"""Artifacts, links to model versions, runs and lineage, through the SDK on both stores."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from modelplane import Model, log_metadata
+from modelplane.artifacts.utils import link_artifact_to_model, load_artifact, save_artifact
+from modelplane.client import Client
+from modelplane.exceptions import EntityDeletedError, NotFoundError, ValidationError
+from projections.queries import dump_tables
+
+
+def _head(client: Client) -> int:
+    events = client.list_events(limit=100_000)
+    return events[-1].position if events else 0
+
+
+def test_save_and_load_artifacts_outside_a_step(client: Client) -> None:
+    first = save_artifact("agent_config", {"tools": ["search"], "temperature": 0.7})
+    second = save_artifact("agent_config", {"tools": ["search", "escalation"]}, tags=["v2"])
+    assert (first.name, first.number, first.version) == ("agent_config", 1, "1")
+    assert second.number == 2 and second.tags == ["v2"] and second.producer_run_id is None
+    assert load_artifact("agent_config") == {"tools": ["search", "escalation"]}
+    assert load_artifact("agent_config", 1) == {"tools": ["search"], "temperature": 0.7}
+    assert client.get_artifact_version("agent_config").id == second.id
+    assert client.get_artifact_version("agent_config", "1").load() == first.load()
+    assert client.get_artifact_version(second.id).number == 2
+    assert [v.number for v in client.list_artifact_versions(name="agent_config")] == [2, 1]
+    with pytest.raises(NotFoundError):
+        load_artifact("no_such_artifact")
+    with pytest.raises(NotFoundError):
+        client.get_artifact_version("agent_config", 3)
+
+
+def test_links_by_kind_and_model_accessors(client: Client) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    client.create_model("CustomerServiceAgent")
+    client.create_model_version("CustomerServiceAgent", name="2.1.0")
+    model = Model(name="CustomerServiceAgent", version="2.1.0")
+    for variant in ["concise", "detailed", "empathetic"]:
+        save_artifact(
+            f"prompt_template_{variant}", f"You are {variant}.", is_model_artifact=True, model=model
+        )
+    save_artifact("eval_table", {"acc": 0.9}, model=model)
+    clf = LogisticRegression().fit([[0.0], [1.0], [2.0], [3.0]], [0, 0, 1, 1])
+    save_artifact("trained_model", clf, model=model)  # estimators are model artifacts by default
+    save_artifact(
+        "endpoint", {"url": "http://127.0.0.1:8000"}, is_deployment_artifact=True, model=model
+    )
+
+    mv = client.get_model_version("CustomerServiceAgent", "2.1.0")
+    assert sorted(mv.model_artifacts) == [
+        "prompt_template_concise",
+        "prompt_template_detailed",
+        "prompt_template_empathetic",
+        "trained_model",
+    ]
+    assert list(mv.data_artifacts) == ["eval_table"]
+    assert list(mv.deployment_artifacts) == ["endpoint"]
+    assert mv.model_artifacts["prompt_template_concise"]["1"].load() == "You are concise."
+    assert mv.get_data_artifact("eval_table") is not None
+    assert mv.get_data_artifact("trained_model") is None
+    loaded = mv.get_model_artifact("trained_model")
+    assert loaded is not None and list(loaded.load().predict([[0.0], [3.0]])) == [0, 1]
+    assert model.get_artifact("endpoint") is not None
+    assert model.load_artifact("eval_table") == {"acc": 0.9}
+    assert model.get_deployment_artifact("nope") is None
+    with pytest.raises(NotFoundError, match="nope"):
+        model.load_artifact("nope")
+
+
+def test_link_is_idempotent_and_refused_on_deleted_versions(client: Client) -> None:
+    client.create_model("iris")
+    v1 = client.create_model_version("iris")
+    data = save_artifact("dataset", [1, 2, 3])
+    link_artifact_to_model(data, model=Model(name="iris", version="1"))
+    head = _head(client)
+    link_artifact_to_model(data, model=Model(name="iris", version="1"))
+    assert _head(client) == head, "linking the same version twice appends nothing"
+    with pytest.raises(ValidationError):
+        link_artifact_to_model(data)
+    client.delete_model_version(v1.id)
+    registry = client._store.registry
+    with pytest.raises(EntityDeletedError):
+        registry.link_artifact(v1.id, "dataset", data.id, kind="data", actor="x")
+    before = _head(client)
+    with pytest.raises(EntityDeletedError):
+        registry.record_artifact_version(
+            "dataset", stored=client.artifact_store.save([4]), link_to=v1.id, actor="x"
+        )
+    assert _head(client) == before, "no artifact version without its link"
+    assert client.get_artifact_version("dataset").number == 1
+
+
+def test_artifact_and_run_metadata_keep_their_history(client: Client) -> None:
+    saved = save_artifact("scores", [0.1, 0.2])
+    log_metadata({"rows": 2}, artifact_name="scores")
+    log_metadata({"rows": 3}, artifact_name="scores", artifact_version=1)
+    metadata = client.get_artifact_version("scores").run_metadata
+    assert metadata["rows"].value == 3 and [e.value for e in metadata["rows"].history] == [2, 3]
+    run = client._store.registry.start_run("run-1", pipeline="p", actor="tester")
+    log_metadata({"gpu": False}, run_id_name_or_prefix=str(run.id))
+    assert client.get_pipeline_run("run-1").run_metadata["gpu"].value is False
+    assert saved.id == client.get_artifact_version("scores").id
+
+
+def _training_run(client: Client, model: str) -> Any:
+    """A run that created a version and produced two artifacts, written through the domain."""
+    registry = client._store.registry
+    version = client.create_model_version(model)
+    run = registry.start_run(
+        f"training-{version.number}",
+        pipeline="training",
+        model_version_id=version.id,
+        model_version_how="created",
+        parameters={"n_estimators": 20},
+        actor="tester",
+    )
+    data = registry.record_artifact_version(
+        "train_data",
+        stored=client.artifact_store.save([1, 2, 3]),
+        run_id=run.id,
+        step="load",
+        link_to=version.id,
+        actor="tester",
+    )
+    registry.finish_step(run.id, "load", inputs={}, outputs={"train_data": data.id}, duration_ms=3)
+    trained = registry.record_artifact_version(
+        "trained_model",
+        stored=client.artifact_store.save({"weights": [1, 2]}),
+        run_id=run.id,
+        step="train",
+        link_to=version.id,
+        link_kind="model",
+        actor="tester",
+    )
+    registry.finish_step(
+        run.id, "train", inputs={"data": data.id}, outputs={"output": trained.id}, duration_ms=5
+    )
+    registry.finish_run(run.id, status="completed", actor="tester")
+    return version, run, trained
+
+
+def test_runs_and_lineage(client: Client) -> None:
+    client.create_model("iris")
+    version, training, trained = _training_run(client, "iris")
+    client.update_model_version("iris", version.number, stage="production")
+    registry = client._store.registry
+    inference = registry.start_run(
+        "inference-1",
+        pipeline="inference",
+        model_version_id=version.id,
+        model_version_how="stage",
+        stage="production",
+        actor="tester",
+    )
+    registry.finish_step(
+        inference.id,
+        "predict",
+        inputs={"model": trained.id},
+        outputs={},
+        duration_ms=2,
+        error="ValueError: bad input",
+    )
+    registry.finish_run(inference.id, status="failed", error="ValueError: bad input", actor="t")
+    stale = registry.start_run("stale-1", pipeline="training", actor="tester")
+    registry.finish_step(stale.id, "audit", inputs={"m": trained.id}, outputs={}, duration_ms=1)
+
+    run = client.get_pipeline_run(training.id)
+    assert (run.status, run.model_version_how, run.parameters) == (
+        "completed",
+        "created",
+        {"n_estimators": 20},
+    )
+    assert list(run.steps) == ["load", "train"]
+    assert run.steps["train"].inputs["data"] == client.get_artifact_version("train_data").id
+    assert run.model_version is not None and run.model_version.id == version.id
+    failed = client.get_pipeline_run("inference-1")
+    assert failed.status == "failed" and failed.error == "ValueError: bad input"
+    assert failed.stage == "production" and failed.model_version_how == "stage"
+
+    mv = client.get_model_version("iris", "production")
+    assert [r.name for r in mv.producing_runs] == ["training-1"]
+    assert [r.name for r in mv.consuming_runs] == ["inference-1", "stale-1"]
+    assert sorted(mv.pipeline_runs) == ["inference-1", "training-1"]
+    produced = client.get_artifact_version("trained_model")
+    assert produced.producer_run_id == training.id and produced.producer_step == "train"
+    assert [(c.run_id, c.step, c.input_name) for c in produced.consumers] == [
+        (inference.id, "predict", "model"),
+        (stale.id, "audit", "m"),
+    ]
+    assert [r.name for r in client.list_pipeline_runs(model="iris")] == [
+        "inference-1",
+        "training-1",
+    ]
+    assert [r.name for r in client.list_pipeline_runs(status="running")] == ["stale-1"]
+    registry.finish_run(stale.id, status="failed", error="marked failed: stale", actor="tester")
+    assert client.get_pipeline_run("stale-1").status == "failed"
+    with pytest.raises(ValidationError, match="already ended"):
+        registry.finish_run(stale.id, status="completed", actor="tester")
+
+    with client._store.engine.connect() as conn:
+        live = dump_tables(conn)
+    client.rebuild_projections()
+    with client._store.engine.connect() as conn:
+        assert dump_tables(conn) == live
+    # lineage events belong to the model's log too
+    types = {e.type for e in client.list_events(model="iris", limit=1000)}
+    assert {"PipelineRun.Started", "ModelVersion.ArtifactLinked"} <= types
+
+
+def test_lineage_through_the_cli(client: Client) -> None:
+    import json
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    client.create_model("iris")
+    version, training, _ = _training_run(client, "iris")
+    cli = str(Path(sys.executable).parent / "modelplane")
+    env = dict(os.environ, COLUMNS="200")
+
+    def run(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [cli, *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            stdin=subprocess.DEVNULL,
+        )
+
+    linked = json.loads(run("model", "version", "artifacts", "iris", "1", "--json").stdout)
+    assert sorted((a["name"], a["link_kind"]) for a in linked) == [
+        ("train_data", "data"),
+        ("trained_model", "model"),
+    ]
+    only_models = json.loads(
+        run("model", "version", "artifacts", "iris", "1", "--kind", "model", "--json").stdout
+    )
+    assert [a["name"] for a in only_models] == ["trained_model"]
+    roles = json.loads(run("model", "version", "runs", "iris", "1", "--json").stdout)
+    assert [r["name"] for r in roles["producing"]] == ["training-1"] and roles["consuming"] == []
+    described = json.loads(run("run", "describe", str(training.id), "--json").stdout)
+    assert described["status"] == "completed" and list(described["steps"]) == ["load", "train"]
+    listed = json.loads(run("run", "list", "--model", "iris", "--json").stdout)
+    assert [r["name"] for r in listed["items"]] == ["training-1"]
+    artifact = json.loads(run("artifact", "describe", "trained_model", "--json").stdout)
+    assert artifact["producer_step"] == "train" and artifact["consumers"] == []
+    stale = client._store.registry.start_run("stale", pipeline="p", actor="t")
+    assert run("run", "mark-failed", str(stale.id), "--reason", "host died").returncode == 0
+    assert client.get_pipeline_run(stale.id).error == "host died"
+    again = run("run", "mark-failed", str(stale.id))
+    assert (
+        again.returncode == 1
+        and again.stderr.startswith("Error:")
+        and "Traceback" not in again.stderr
+    )
+    bad = run("model", "version", "artifacts", "iris", "1", "--kind", "weights")
+    assert bad.returncode == 1 and "Traceback" not in bad.stderr
+    assert version.number == 1
