@@ -58,7 +58,8 @@ def replay(
         path.parent.mkdir(parents=True, exist_ok=True)
         engine = make_engine(f"sqlite:///{path}")
         try:
-            create_tables(engine)
+            with engine.begin() as out:
+                create_tables(out)
             with engine.begin() as out, registry.engine.connect() as source:
                 count = rebuild(out, log, limit, progress, source=source)
                 head = _head(log, source, limit)

@@ -57,15 +57,19 @@ class Store:
             with self._lock:
                 if self._engine is None:
                     from projections.engine import make_engine
-                    from projections.tables import tracking
+                    from projections.tables import FINGERPRINT, schema
 
                     engine = make_engine(self.url)
                     try:
                         with engine.connect() as conn:
-                            conn.execute(select(tracking.c.position).limit(1))
+                            found = conn.execute(select(schema.c.fingerprint)).scalar()
                     except (OperationalError, ProgrammingError):
+                        found = None
+                    if found != FINGERPRINT:
+                        # a new store, or read tables from another version of modelplane:
+                        # the write side creates them, or rebuilds them from the log
                         engine.dispose()
-                        _ = self.registry  # a new store: create the log and the read tables
+                        _ = self.registry
                     self._engine = engine
         return self._engine
 

@@ -8,16 +8,12 @@ command) rolls back and is retried.
 
 from __future__ import annotations
 
-import contextlib
 import gc
 from collections.abc import Callable, Sequence
-from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Recording
-from sqlalchemy import Connection, bindparam, delete, insert, select, update
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import IntegrityError as SQLIntegrityError
+from sqlalchemy import Connection, bindparam, delete, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
 from .catalog import Catalog
@@ -27,8 +23,8 @@ from .lineage import Lineage
 from .log import EventLog
 from .metadata import Metadata
 from .stage_history import StageHistory
+from .tables import FINGERPRINT, schema, tracking
 from .tables import metadata as table_metadata
-from .tables import tracking
 
 #: Every projection, in the order they fold each batch.
 PROJECTIONS: tuple[Projection, ...] = (
@@ -52,20 +48,37 @@ _advance = (
 _positions = select(tracking.c.projection, tracking.c.position)
 
 
-def create_tables(engine: Engine | Connection) -> None:
-    """Create the read tables and a tracking row (position 0) for each projection."""
-    table_metadata.create_all(engine)
-    with _begin(engine) as conn:
-        known = set(conn.execute(select(tracking.c.projection)).scalars())
-        missing = [p.name for p in PROJECTIONS if p.name not in known]
-        if missing:
-            rows = [{"projection": name, "position": 0} for name in missing]
-            with contextlib.suppress(SQLIntegrityError):  # another process was first
-                conn.execute(insert(tracking), rows)
+def create_tables(conn: Connection) -> None:
+    """Create the read tables, a tracking row (position 0) per projection, the fingerprint."""
+    table_metadata.create_all(conn)
+    known = set(conn.execute(select(tracking.c.projection)).scalars())
+    missing = [p.name for p in PROJECTIONS if p.name not in known]
+    if missing:
+        conn.execute(insert(tracking), [{"projection": name, "position": 0} for name in missing])
+    if conn.execute(select(schema.c.fingerprint)).scalar() is None:
+        conn.execute(insert(schema), {"fingerprint": FINGERPRINT})
 
 
-def _begin(engine: Engine | Connection) -> Any:
-    return engine.begin() if isinstance(engine, Engine) else engine.begin_nested()
+def stored_fingerprint(conn: Connection) -> str | None:
+    """The fingerprint the read tables were built with (None: no read tables yet)."""
+    if not inspect(conn).has_table(schema.name):
+        return None
+    return conn.execute(select(schema.c.fingerprint)).scalar()
+
+
+def upgrade(session: Session, log: EventLog, progress: Progress | None = None) -> bool:
+    """Make the read tables match this code's, refolding the log if they did not.
+
+    Runs in the caller's transaction, which must hold the log's write lock. Returns whether
+    the tables were rebuilt.
+    """
+    conn = session.connection()
+    if stored_fingerprint(conn) == FINGERPRINT:
+        return False
+    table_metadata.drop_all(conn)
+    create_tables(conn)
+    rebuild(session, log, progress=progress)
+    return True
 
 
 def positions(conn: Session | Connection) -> dict[str, int]:

@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import Recording
+from eventsourcing.persistence import IntegrityError, OperationalError, Recording
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
 
 from domain.registry import Registry
 
 from .log import EventLog
-from .runner import catch_up, create_tables
+from .runner import catch_up, stored_fingerprint, upgrade
+from .tables import FINGERPRINT
 
 
 class ProjectedRegistry(Registry):
@@ -31,7 +33,7 @@ class ProjectedRegistry(Registry):
         self.engine: Engine = datastore.engine
         table: Table = self.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
         self.event_log = EventLog(table, self.mapper)
-        create_tables(self.engine)
+        self._upgrade_read_tables()
         #: Called after each committed save with the position reached (used by followers).
         self.on_commit: list[Callable[[int], None]] = []
 
@@ -44,6 +46,26 @@ class ProjectedRegistry(Registry):
             for callback in self.on_commit:
                 callback(int(recordings[-1].notification.id))
         return recordings
+
+    def _upgrade_read_tables(self) -> None:
+        """Create the read tables, or rebuild them from the log if this code's differ.
+
+        Another process may be doing the same: the work runs under the log's write lock and
+        re-checks there; a SQLite reader that raced the upgrade simply tries again.
+        """
+        with self.engine.connect() as conn:
+            if stored_fingerprint(conn) == FINGERPRINT:
+                return
+        for attempt in range(10):
+            try:
+                with self.transaction(commit=True) as session:
+                    self.lock_log(session)
+                    upgrade(session, self.event_log)
+                return
+            except (OperationalError, IntegrityError):
+                if attempt == 9:
+                    raise
+                time.sleep(0.05 * (attempt + 1))
 
     def lock_log(self, session: Any) -> None:
         """Hold the log's write lock for the rest of the transaction (as every append does).

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
 from typing import Any
 
@@ -320,3 +321,29 @@ tracking = Table(
     Column("projection", String(64), primary_key=True),
     Column("position", BigInteger, nullable=False),
 )
+
+# The fingerprint of the table definitions the read tables were built with. The read side is
+# derived data: when the code's tables differ (an upgrade), they are dropped, created anew
+# and refolded from the log, instead of being migrated.
+schema = Table(
+    "mp_schema",
+    metadata,
+    Column("fingerprint", String(64), primary_key=True),
+)
+
+
+def fingerprint() -> str:
+    """A hash of every read table's columns, types, keys and indexes."""
+    parts: list[str] = []
+    for table in metadata.sorted_tables:
+        parts.append(f"table {table.name}")
+        for column in table.columns:
+            parts.append(
+                f"  {column.name} {column.type!r} pk={column.primary_key} null={column.nullable}"
+            )
+        for index in sorted(table.indexes, key=lambda i: str(i.name)):
+            parts.append(f"  index {index.name} {[c.name for c in index.columns]} {index.unique}")
+    return hashlib.sha256("\n".join(parts).encode()).hexdigest()
+
+
+FINGERPRINT = fingerprint()
