@@ -14,17 +14,9 @@ from uuid import NAMESPACE_URL, UUID, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from . import stages
+from .model_card import DESCRIPTIVE_FIELDS
 
-#: Fields of a model that ``update_model`` may change, besides tags.
-DESCRIPTIVE_FIELDS: tuple[str, ...] = (
-    "license",
-    "description",
-    "audience",
-    "use_cases",
-    "limitations",
-    "trade_offs",
-    "ethics",
-)
+__all__ = ["DESCRIPTIVE_FIELDS", "Model", "ModelName", "model_name_id"]
 
 
 class Model(Aggregate, created_event_name="Registered"):

@@ -13,6 +13,7 @@ from sqlalchemy import RowMapping
 
 from domain import stages
 from domain.errors import NotFoundError, ValidationError
+from domain.model_card import DESCRIPTIVE_FIELDS
 from projections import queries
 
 from . import config
@@ -64,15 +65,7 @@ class Client:
         ethics: str | None = None,
         **_ignored: Any,
     ) -> ModelResponse:
-        fields = {
-            "license": license,
-            "description": description,
-            "audience": audience,
-            "use_cases": use_cases,
-            "limitations": limitations,
-            "trade_offs": trade_offs,
-            "ethics": ethics,
-        }
+        fields = _descriptive_fields(locals())
         created = self._store.registry.register_model(
             name, fields=fields, tags=tags, actor=config.actor()
         )
@@ -113,15 +106,7 @@ class Client:
         remove_tags: Iterable[str] | None = None,
     ) -> ModelResponse:
         model_id = self._model_id(model_name_or_id)
-        fields = {
-            "license": license,
-            "description": description,
-            "audience": audience,
-            "use_cases": use_cases,
-            "limitations": limitations,
-            "trade_offs": trade_offs,
-            "ethics": ethics,
-        }
+        fields = _descriptive_fields(locals())
         self._store.registry.update_model(
             model_id,
             name=name,
@@ -496,6 +481,11 @@ class Client:
             )
             for key, rows in history.items()
         }
+
+
+def _descriptive_fields(arguments: dict[str, Any]) -> dict[str, Any]:
+    """The model card fields among a method's arguments (``create_model``, ``update_model``)."""
+    return {field: arguments[field] for field in DESCRIPTIVE_FIELDS}
 
 
 def _model(row: RowMapping, latest_version_name: str | None) -> ModelResponse:
