@@ -134,7 +134,7 @@ class Catalog(Projection):
                 "deleted_position": None,
             },
         )
-        batch.add(_count_version, {"_id": event.model_id, "_delta": 1})
+        batch.add_to(_count_version, event.model_id, "_delta", {"_id": event.model_id, "_delta": 1})
 
     @process_event.register
     def _(self, event: ModelVersion.Updated, position: int, batch: Batch) -> None:
@@ -147,7 +147,8 @@ class Catalog(Projection):
     def _(self, event: ModelVersion.Deleted, position: int, batch: Batch) -> None:
         params = {"_id": str(event.originator_id), "_at": event.timestamp, "_position": position}
         batch.add(_delete_version, params)
-        batch.add(_count_version, {"_id": event.model_id, "_delta": -1})
+        params = {"_id": event.model_id, "_delta": -1}
+        batch.add_to(_count_version, event.model_id, "_delta", params)
 
     @process_event.register
     def _(self, event: Model.StageChanged, position: int, batch: Batch) -> None:

@@ -74,7 +74,7 @@ class Lineage(Projection):
     @process_event.register
     def _(self, event: Artifact.VersionRecorded, position: int, batch: Batch) -> None:
         artifact_id = str(event.originator_id)
-        batch.add(_bump_artifact, {"_id": artifact_id, "_number": event.number})
+        batch.set_last(_bump_artifact, artifact_id, {"_id": artifact_id, "_number": event.number})
         batch.add(
             _insert_artifact_version,
             {

@@ -123,10 +123,12 @@ def _fold(
     batch = Batch()
     for projection in projections:
         seen = tracked[projection.name]
-        process = projection.process_event  # bind the dispatcher once, not once per event
+        handler_for = projection.handler_for
         for position, event in events:
             if position > seen:
-                process(event, position, batch)
+                handler = handler_for(type(event))
+                if handler is not None:
+                    handler(event, position, batch)
     batch.flush(conn)
 
 
