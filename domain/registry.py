@@ -543,7 +543,13 @@ class Registry(Application[UUID]):
         stage: str | None = None,
         parameters: dict[str, Any] | None = None,
         actor: str,
+        run_id: UUID | None = None,
     ) -> Appended:
+        """Start a run; ``run_id`` lets the caller fix the id up front.
+
+        A pipeline needs its run's id before the run starts: a model version named
+        ``run-{run.id[:8]}`` is created from it first. A taken id is refused.
+        """
         check_name(name, "run")
         clean_parameters = _clean_metadata(parameters or {}, allow_empty=True)
         if model_version_id is not None and model_version_how not in pipeline_run.HOWS:
@@ -555,7 +561,11 @@ class Registry(Application[UUID]):
             if model_version_id is not None:
                 model, _ = self.live_version(model_version_id)
                 model_id = str(model.id)
-            run = PipelineRun(
+            if run_id is not None and self._get_or_none(run_id) is not None:
+                raise EntityExistsError(f"A pipeline run with id '{run_id}' already exists.")
+            run = PipelineRun._create(
+                PipelineRun.Started,
+                id=run_id,
                 name=name,
                 pipeline=pipeline,
                 model_id=model_id,
@@ -684,6 +694,11 @@ class Registry(Application[UUID]):
     @staticmethod
     def _position(recordings: list[Recording[UUID]]) -> int:
         return int(recordings[-1].notification.id)
+
+
+def clean_metadata(metadata: object) -> dict[str, Any]:
+    """Check metadata now that will be logged later (a step defers its artifact metadata)."""
+    return _clean_metadata(metadata)
 
 
 def _clean_metadata(metadata: object, *, allow_empty: bool = False) -> dict[str, Any]:

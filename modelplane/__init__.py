@@ -1,8 +1,9 @@
 """modelplane: an event-sourced model control plane.
 
-``from modelplane import Model, log_metadata``; ``from modelplane.client import Client``;
-``from modelplane.enums import ModelStages``. Names load on first use, so that
-``import modelplane`` stays fast for the CLI and for scripts that only read.
+``from modelplane import Model, log_metadata, step, pipeline, get_step_context``;
+``from modelplane.client import Client``; ``from modelplane.enums import ModelStages``.
+Names load on first use, so that ``import modelplane`` stays fast for the CLI and for
+scripts that only read.
 """
 
 from __future__ import annotations
@@ -15,15 +16,29 @@ if TYPE_CHECKING:
     from .enums import ModelStages
     from .metadata import log_metadata
     from .model import Model
+    from .pipelines import get_pipeline_context, get_step_context, pipeline, step
 
 _EXPORTS = {
     "Client": "modelplane.client",
     "Model": "modelplane.model",
     "ModelStages": "modelplane.enums",
     "log_metadata": "modelplane.metadata",
+    "step": "modelplane.pipelines",
+    "pipeline": "modelplane.pipelines",
+    "get_step_context": "modelplane.pipelines",
+    "get_pipeline_context": "modelplane.pipelines",
 }
 
-__all__ = ["Client", "Model", "ModelStages", "log_metadata"]
+__all__ = [
+    "Client",
+    "Model",
+    "ModelStages",
+    "get_pipeline_context",
+    "get_step_context",
+    "log_metadata",
+    "pipeline",
+    "step",
+]
 
 
 def __getattr__(name: str) -> Any:

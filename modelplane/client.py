@@ -475,7 +475,14 @@ class Client:
             key: MetadataValue(
                 key,
                 [
-                    MetadataEntry(r["value"], r["timestamp"], r["actor"], int(r["position"]))
+                    MetadataEntry(
+                        r["value"],
+                        r["timestamp"],
+                        r["actor"],
+                        int(r["position"]),
+                        UUID(r["run_id"]) if r["run_id"] else None,
+                        r["step"],
+                    )
                     for r in rows
                 ],
             )

@@ -41,12 +41,18 @@ class Page(Generic[T]):
 
 @dataclass(frozen=True)
 class MetadataEntry:
-    """One logged value of a metadata key: what, when, by whom, where in the log."""
+    """One logged value of a metadata key: what, when, by whom, where in the log.
+
+    ``run_id`` and ``step`` name the pipeline run and step that logged it (None outside one),
+    so a metric's history says which run produced each value.
+    """
 
     value: Any
     timestamp: datetime
     actor: str
     position: int
+    run_id: UUID | None = None
+    step: str | None = None
 
 
 @dataclass(frozen=True)

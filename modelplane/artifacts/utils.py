@@ -14,6 +14,7 @@ from domain.errors import ValidationError
 from .. import config
 from ..client import Client
 from ..enums import ArtifactType
+from ..pipelines.context import current_step
 from ..responses import ArtifactVersionResponse
 from .artifact_config import ArtifactConfig
 
@@ -31,7 +32,9 @@ def save_artifact(
     """Store ``data`` as the next version of artifact ``name``.
 
     With ``model`` (a ``Model`` naming a version), the new version is linked to it in the
-    same transaction, as a model, deployment or data artifact per the flags.
+    same transaction, as a model, deployment or data artifact per the flags. Inside a step,
+    the run and step are recorded as its producer and, without ``model``, it is linked to
+    the step's model version (the seed's pattern); outside a step it is only saved.
     """
     artifact_config = ArtifactConfig(
         name,
@@ -42,11 +45,16 @@ def save_artifact(
     )
     client = Client()
     stored = client.artifact_store.save(data, materializer=materializer)
+    step = current_step()
     link_to = None if model is None else _model_version_id(model)
+    if link_to is None and step is not None:
+        link_to = step.model_version_id
     recorded = client._store.registry.record_artifact_version(
         name,
         stored=stored,
         tags=artifact_config.tags,
+        run_id=None if step is None else step.run_id,
+        step=None if step is None else step.step_name,
         link_to=link_to,
         link_kind=artifact_config.link_kind(stored.artifact_type),
         actor=config.actor(),
@@ -65,8 +73,23 @@ def link_artifact_to_model(
     is_model_artifact: bool = False,
     is_deployment_artifact: bool = False,
 ) -> None:
-    """Link an existing artifact version to a model version (linking twice is a no-op)."""
-    if model is None:
+    """Link an existing artifact version to a model version (linking twice is a no-op).
+
+    Inside a step, ``model`` defaults to the step's model version and the link records the
+    run and step that made it.
+    """
+    step = current_step()
+    if model is not None:
+        version_id = _model_version_id(model)
+    elif step is not None and step.model_version_id is not None:
+        version_id = step.model_version_id
+    elif step is not None:
+        msg = (
+            f"Step '{step.step_name}' has no model configured: pass "
+            "model=Model(name=..., version=...) to link_artifact_to_model()."
+        )
+        raise ValidationError(msg)
+    else:
         msg = (
             "link_artifact_to_model() outside a step needs model=Model(name=..., version=...) "
             "naming the model version to link to."
@@ -76,10 +99,12 @@ def link_artifact_to_model(
         is_model_artifact=is_model_artifact, is_deployment_artifact=is_deployment_artifact
     ).link_kind()
     Client()._store.registry.link_artifact(
-        _model_version_id(model),
+        version_id,
         artifact_version.name,
         artifact_version.id,
         kind=kind,
+        run_id=None if step is None else step.run_id,
+        step=None if step is None else step.step_name,
         actor=config.actor(),
     )
 

@@ -1,0 +1,392 @@
+"""Running pipelines and steps locally, in order, against the registry.
+
+A run is prepared before anything is written: its id, name and start time are fixed, the
+model's version name is rendered from them, and the model version is found or created. Only
+then does ``start_run`` append; a run that cannot get its model version (nobody holds the
+stage asked for, a bad template) leaves no run behind. Each step call runs at once (eager
+execution): its inputs are loaded, its function runs inside a step context, its outputs are
+stored, then recorded one ``record_artifact_version`` each (the link to the model version in
+the same transaction), then ``finish_step``. A failure records the step and the run as
+failed and re-raises the user's own exception.
+"""
+
+from __future__ import annotations
+
+import inspect
+import time
+import warnings
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+from uuid import UUID, uuid4
+
+import orjson
+
+from domain import pipeline_run
+from domain.errors import EntityExistsError, NotFoundError, ValidationError
+
+from .. import config
+from ..artifacts.artifact_config import ArtifactConfig
+from ..client import Client
+from ..enums import ModelStages
+from ..model import Model
+from ..responses import ArtifactVersionResponse
+from . import context
+from .context import ActiveRun, ResolvedModel, StepContext
+from .handles import LazyArtifact, StepArtifact
+from .naming import RunNaming, run_start_time
+from .outputs import DEFAULT_OUTPUT, OutputSpec, names_of, split_outputs
+
+_STAGE_VALUES = {stage.value for stage in ModelStages}
+
+
+# ------------------------------------------------------------------------------ runs
+
+
+def prepare_run(
+    pipeline: str, model: Model | None, substitutions: dict[str, str] | None
+) -> tuple[RunNaming, ResolvedModel | None]:
+    """Fix the run's id, time and name, and resolve its model version (may create it)."""
+    naming = RunNaming(
+        run_id=uuid4(),
+        pipeline=pipeline,
+        started=run_start_time(),
+        substitutions={str(k): str(v) for k, v in (substitutions or {}).items()},
+    )
+    resolved = None if model is None else resolve_model(model, naming, pipeline)
+    return naming, resolved
+
+
+def start_run(
+    pipeline: str,
+    model: Model | None,
+    substitutions: dict[str, str] | None,
+    parameters: dict[str, Any],
+) -> ActiveRun:
+    naming, resolved = prepare_run(pipeline, model, substitutions)
+    Client()._store.registry.start_run(
+        naming.run_name,
+        pipeline=pipeline,
+        model_version_id=None if resolved is None else resolved.version_id,
+        model_version_how=None if resolved is None else resolved.how,
+        stage=None if resolved is None else resolved.stage,
+        parameters=_json_parameters(parameters),
+        actor=config.actor(),
+        run_id=naming.run_id,
+    )
+    return ActiveRun(naming.run_id, naming.run_name, pipeline, naming, resolved)
+
+
+def finish_run(run: ActiveRun, error: BaseException | None) -> None:
+    """End the run; a failure to record the end never hides the user's own exception."""
+    registry = Client()._store.registry
+    if error is None:
+        registry.finish_run(run.run_id, status=pipeline_run.COMPLETED, actor=config.actor())
+        return
+    try:
+        registry.finish_run(
+            run.run_id, status=pipeline_run.FAILED, error=describe(error), actor=config.actor()
+        )
+    except Exception as failure:  # the user's exception matters more: keep it, say why
+        warnings.warn(
+            f"Could not mark run '{run.name}' failed ({describe(failure)}); it stays running.",
+            RuntimeWarning,
+            stacklevel=3,
+        )
+
+
+@contextmanager
+def active_run(run: ActiveRun) -> Iterator[ActiveRun]:
+    """``run`` is the current run inside the block; it ends completed, or failed and re-raised."""
+    token = context._run.set(run)
+    try:
+        yield run
+    except BaseException as error:
+        finish_run(run, error)
+        raise
+    else:
+        finish_run(run, None)
+    finally:
+        context._run.reset(token)
+
+
+def describe(error: BaseException) -> str:
+    """``Type: message``, as the log records a failure."""
+    text = str(error)
+    return f"{type(error).__name__}: {text}" if text else type(error).__name__
+
+
+def _json_parameters(parameters: dict[str, Any]) -> dict[str, Any]:
+    """The pipeline's arguments that are plain JSON (others are not parameters to record)."""
+    kept = {}
+    for key, value in parameters.items():
+        try:
+            orjson.dumps(value)
+        except TypeError:
+            continue
+        kept[key] = value
+    return kept
+
+
+# ---------------------------------------------------------------------------- models
+
+
+def resolve_model(model: Model, naming: RunNaming, pipeline: str) -> ResolvedModel:
+    """The model version a run (or a step with its own model) runs against.
+
+    The model is registered on first use, with the fields the ``Model`` carries. No version:
+    a new one for this run. A stage (``ModelStages.PRODUCTION``, "production", latest): its
+    current holder, or an error naming the model. A number: that version. A name (templates
+    rendered first): that version, created if it does not exist yet.
+    """
+    client = Client()
+    registry = client._store.registry
+    actor = config.actor()
+    selector = model.version
+    stage = _stage_of(selector)
+    template = None
+    if stage is None and isinstance(selector, str):
+        template = naming.render(selector)  # before anything is written
+
+    model_id = registry.model_id_for_name(model.name)
+    if model_id is None:
+        if stage is not None or isinstance(selector, int):
+            msg = (
+                f"Pipeline '{pipeline}' needs version '{selector}' of model '{model.name}', "
+                f"but no model named '{model.name}' exists; nothing was run."
+            )
+            raise NotFoundError(msg)
+        model_id = _register(model)
+
+    if stage is not None:
+        try:
+            found = client.get_model_version(model_id, stage)
+        except NotFoundError:
+            msg = (
+                f"Pipeline '{pipeline}' needs the {stage} version of model '{model.name}', "
+                f"but no version of '{model.name}' is in {stage}; nothing was run. Promote "
+                f"one first, e.g. Model(name='{model.name}', version='1').set_stage('{stage}')."
+            )
+            raise NotFoundError(msg) from None
+        return ResolvedModel(model, found.id, found.name, pipeline_run.FROM_STAGE, stage)
+    if isinstance(selector, int):
+        try:
+            found = client.get_model_version(model_id, selector)
+        except NotFoundError:
+            msg = f"Model '{model.name}' has no version number {selector}; nothing was run."
+            raise NotFoundError(msg) from None
+        return ResolvedModel(model, found.id, found.name, pipeline_run.NAMED, None)
+    if template is None:
+        created = registry.create_version(model_id, tags=model.tags, actor=actor)
+        name = client._version_by_id(created.id).name
+        return ResolvedModel(model, created.id, name, pipeline_run.CREATED, None)
+    for _ in range(3):  # get-or-create; a concurrent creator of the same name wins
+        try:
+            found = client.get_model_version(model_id, template)
+            return ResolvedModel(model, found.id, found.name, pipeline_run.NAMED, None)
+        except NotFoundError:
+            pass
+        try:
+            created = registry.create_version(model_id, name=template, tags=model.tags, actor=actor)
+        except EntityExistsError:
+            continue
+        return ResolvedModel(model, created.id, template, pipeline_run.CREATED, None)
+    msg = f"Could not get or create version '{template}' of model '{model.name}'."
+    raise NotFoundError(msg)
+
+
+def _stage_of(selector: object) -> str | None:
+    if isinstance(selector, ModelStages):
+        return selector.value
+    if isinstance(selector, str) and selector.lower() in _STAGE_VALUES:
+        return selector.lower()
+    return None
+
+
+def _register(model: Model) -> UUID:
+    registry = Client()._store.registry
+    fields = {
+        "license": model.license,
+        "description": model.description,
+        "audience": model.audience,
+        "use_cases": model.use_cases,
+        "limitations": model.limitations,
+        "trade_offs": model.trade_offs,
+        "ethics": model.ethics,
+    }
+    try:
+        return registry.register_model(
+            model.name, fields=fields, tags=model.tags, actor=config.actor()
+        ).id
+    except EntityExistsError:  # registered concurrently: use that one
+        found = registry.model_id_for_name(model.name)
+        if found is None:
+            raise
+        return found
+
+
+def step_model(run: ActiveRun, model: Model | None) -> ResolvedModel | None:
+    """A step's model version: its own ``model=`` (resolved once per run), else the run's."""
+    if model is None:
+        return run.model
+    if run.model is not None and _same_model(run.model.model, model):
+        return run.model
+    key = (model.name, repr(model.version))
+    found = run.step_models.get(key)
+    if found is None:
+        found = run.step_models[key] = resolve_model(model, run.naming, run.pipeline)
+    return found
+
+
+def _same_model(a: Model, b: Model) -> bool:
+    return a is b or (a.name == b.name and a.version == b.version)
+
+
+# ----------------------------------------------------------------------------- steps
+
+
+@dataclass
+class StepResult:
+    value: Any
+    outputs: list[StepArtifact]
+
+
+def run_step(
+    run: ActiveRun,
+    name: str,
+    func: Callable[..., Any],
+    specs: list[OutputSpec] | None,
+    model: Model | None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> StepResult:
+    """Run one step of ``run`` now; on failure the step is recorded failed and re-raised."""
+    client = Client()
+    registry = client._store.registry
+    step_name = run.unique_step_name(name)
+    started = time.perf_counter()
+    inputs: dict[str, UUID] = {}
+    saved: list[StepArtifact] = []
+    try:
+        resolved = step_model(run, model)
+        bound = inspect.signature(func).bind(*args, **kwargs)
+        call_args = _load_inputs(bound, inputs)
+        step = StepContext(run, step_name, resolved, names_of(specs))
+        token = context._step.set(step)
+        try:
+            value = func(*call_args.args, **call_args.kwargs)
+        finally:
+            context._step.reset(token)
+        values = split_outputs(step_name, specs, value)
+        named = specs if specs is not None else [OutputSpec(DEFAULT_OUTPUT, ArtifactConfig())]
+        stored = [client.artifact_store.save(v) for v in values]  # all stored, then recorded
+        link_to = None if resolved is None else resolved.version_id
+        for spec, item in zip(named, stored, strict=False):
+            recorded = registry.record_artifact_version(
+                spec.name,
+                stored=item,
+                tags=spec.config.tags,
+                run_id=run.run_id,
+                step=step_name,
+                link_to=link_to,
+                link_kind=spec.config.link_kind(default=item.artifact_type),
+                actor=config.actor(),
+            )
+            saved.append(
+                StepArtifact(spec.name, recorded.id, recorded.number, step_name, run.run_id, item)
+            )
+    except BaseException as error:
+        registry.finish_step(
+            run.run_id,
+            step_name,
+            inputs=inputs,
+            outputs={a.name: a.id for a in saved},
+            duration_ms=(time.perf_counter() - started) * 1000,
+            error=describe(error),
+        )
+        raise
+    registry.finish_step(
+        run.run_id,
+        step_name,
+        inputs=inputs,
+        outputs={a.name: a.id for a in saved},
+        duration_ms=(time.perf_counter() - started) * 1000,
+    )
+    _log_output_metadata(step, named, saved)
+    return StepResult(value, saved)
+
+
+def _log_output_metadata(
+    step: StepContext, specs: list[OutputSpec], saved: list[StepArtifact]
+) -> None:
+    """Metadata the step asked for on its outputs (``infer_artifact``, ``ArtifactConfig``)."""
+    by_name = {a.name: a for a in saved}
+    pending = [(s.name, s.config.run_metadata) for s in specs if s.config.run_metadata]
+    pending += step.deferred_metadata
+    if not pending:
+        return
+    registry = Client()._store.registry
+    for name, metadata in pending:
+        artifact = by_name.get(name)
+        if artifact is None:
+            continue  # the step returned None for an unannotated output
+        registry.log_artifact_metadata(
+            name,
+            artifact.id,
+            metadata,
+            run_id=step.run_id,
+            step=step.step_name,
+            actor=config.actor(),
+        )
+
+
+def _load_inputs(bound: inspect.BoundArguments, inputs: dict[str, UUID]) -> inspect.BoundArguments:
+    """Artifact handles replaced by their values; each one read is recorded as an input."""
+    parameters = bound.signature.parameters
+    for name, value in list(bound.arguments.items()):
+        kind = parameters[name].kind
+        if kind is inspect.Parameter.VAR_POSITIONAL:
+            bound.arguments[name] = tuple(
+                _load(f"{name}_{i}", item, inputs) for i, item in enumerate(value)
+            )
+        elif kind is inspect.Parameter.VAR_KEYWORD:
+            bound.arguments[name] = {k: _load(k, v, inputs) for k, v in value.items()}
+        else:
+            bound.arguments[name] = _load(name, value, inputs)
+    return bound
+
+
+def _load(name: str, value: Any, inputs: dict[str, UUID]) -> Any:
+    if isinstance(value, StepArtifact):
+        inputs[name] = value.id
+        return value.load()
+    if isinstance(value, LazyArtifact):
+        value = value.resolve()
+    if isinstance(value, ArtifactVersionResponse):
+        inputs[name] = value.id
+        return value.load()
+    return value
+
+
+def standalone_step(
+    name: str,
+    func: Callable[..., Any],
+    specs: list[OutputSpec] | None,
+    model: Model | None,
+    substitutions: dict[str, str] | None,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+) -> Any:
+    """A step called outside a pipeline: a one-step run of its own; returns its value."""
+    run = start_run(name, model, substitutions, {})
+    with active_run(run):
+        result = run_step(run, name, func, specs, None, args, kwargs)
+    return result.value
+
+
+def check_not_nested() -> None:
+    """Runs do not nest: a pipeline started inside a step or a pipeline is refused."""
+    if context.current_run() is not None:
+        msg = "A pipeline cannot be run from inside another pipeline or a step."
+        raise ValidationError(msg)
