@@ -25,6 +25,7 @@ import orjson
 
 from domain import pipeline_run
 from domain.errors import EntityExistsError, NotFoundError, ValidationError
+from domain.model_card import DESCRIPTIVE_FIELDS
 
 from .. import config
 from ..artifacts.artifact_config import ArtifactConfig
@@ -206,15 +207,7 @@ def _stage_of(selector: object) -> str | None:
 
 def _register(model: Model) -> UUID:
     registry = Client()._store.registry
-    fields = {
-        "license": model.license,
-        "description": model.description,
-        "audience": model.audience,
-        "use_cases": model.use_cases,
-        "limitations": model.limitations,
-        "trade_offs": model.trade_offs,
-        "ethics": model.ethics,
-    }
+    fields = {field: getattr(model, field) for field in DESCRIPTIVE_FIELDS}
     try:
         return registry.register_model(
             model.name, fields=fields, tags=model.tags, actor=config.actor()
