@@ -49,11 +49,12 @@ def test_a_new_process_continues_from_snapshots(client: Client) -> None:
     )
 
 
-def test_readme_python_example_runs(store: str, tmp_path: Path) -> None:
+def test_readme_python_examples_run(store: str, tmp_path: Path) -> None:
     readme = (ROOT / "README.md").read_text()
-    block = re.findall(r"```python\n(.*?)```", readme, re.S)[0]
+    blocks = re.findall(r"```python\n(.*?)```", readme, re.S)
+    assert len(blocks) == 2
     script = tmp_path / "readme_example.py"
-    script.write_text(block)
+    script.write_text("\n".join(blocks))
     out = subprocess.run(
         [sys.executable, str(script)],
         env=dict(os.environ),
@@ -63,3 +64,7 @@ def test_readme_python_example_runs(store: str, tmp_path: Path) -> None:
     )
     assert out.returncode == 0, out.stderr
     assert "none -> production" in out.stdout and "accuracy 0.97 vs 0.94" in out.stdout
+    lines = out.stdout.splitlines()
+    assert lines[-4] == "{'accuracy': 1.0}"
+    assert lines[-3] == "['trained_model'] ['iris_data', 'predictions']"
+    assert lines[-1] == "stage ['predict']"
