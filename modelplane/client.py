@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
@@ -391,6 +391,9 @@ class Client:
             started=row["started"],
             finished=row["finished"],
             user=row["created_by"],
+            updated=row["updated"],
+            stale=row["status"] == "running"
+            and (datetime.now(UTC) - row["updated"]).total_seconds() > config.stale_run_seconds(),
             _client=self,
         )
 

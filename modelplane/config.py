@@ -25,6 +25,11 @@ def store_url() -> str:
     return f"sqlite:///{path / 'modelplane.db'}"
 
 
+def stale_run_seconds() -> float:
+    """How long a running run may go without a sign of life before it is shown as stale."""
+    return float(os.environ.get("MODELPLANE_STALE_RUN_SECONDS") or 3600)
+
+
 def actor() -> str:
     explicit = os.environ.get("MODELPLANE_ACTOR")
     if explicit:

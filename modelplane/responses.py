@@ -333,6 +333,11 @@ class PipelineRunResponse:
     started: datetime
     finished: datetime | None
     user: str
+    #: last sign of life: the start, a finished step, or the end
+    updated: datetime
+    #: still ``running`` but silent for longer than ``MODELPLANE_STALE_RUN_SECONDS``: its
+    #: process most likely died; ``modelplane run mark-failed`` ends it
+    stale: bool
     _client: Client | None = field(default=None, repr=False, compare=False)
 
     @property

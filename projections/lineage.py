@@ -41,6 +41,9 @@ _finish_run = (
     .where(runs.c.id == bindparam("_id"))
     .values(status=bindparam("_status"), error=bindparam("_error"), finished=bindparam("_at"))
 )
+# Every later sign of life of a run goes through this one merged update (the last queued
+# wins), so a batch's order of merged and ordered updates cannot put an older time last.
+_touch_run = update(runs).where(runs.c.id == bindparam("_id")).values(updated=bindparam("_at"))
 
 
 class Lineage(Projection):
@@ -135,6 +138,7 @@ class Lineage(Projection):
                 "error": None,
                 "started": event.timestamp,
                 "finished": None,
+                "updated": event.timestamp,
                 "created_by": event.actor,
                 "position": position,
             },
@@ -143,6 +147,7 @@ class Lineage(Projection):
     @process_event.register
     def _(self, event: PipelineRun.StepFinished, position: int, batch: Batch) -> None:
         run_id = str(event.originator_id)
+        batch.set_last(_touch_run, run_id, {"_id": run_id, "_at": event.timestamp})
         batch.add(
             _insert_step,
             {
@@ -171,6 +176,8 @@ class Lineage(Projection):
 
     @process_event.register
     def _(self, event: PipelineRun.Finished, position: int, batch: Batch) -> None:
+        run_id = str(event.originator_id)
+        batch.set_last(_touch_run, run_id, {"_id": run_id, "_at": event.timestamp})
         batch.add(
             _finish_run,
             {

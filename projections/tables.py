@@ -270,6 +270,9 @@ runs = Table(
     Column("error", Text, nullable=True),
     Column("started", UTCDateTime, nullable=False),
     Column("finished", UTCDateTime, nullable=True),
+    # the run's last sign of life (start, a step, the end): a running run silent for too
+    # long is shown as stale
+    Column("updated", UTCDateTime, nullable=False),
     Column("created_by", NAME, nullable=False),
     Column("position", BigInteger, nullable=False),
     Index("mp_runs_model_version", "model_version_id"),

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 import pytest
@@ -198,6 +199,13 @@ def test_runs_and_lineage(client: Client) -> None:
         "training-1",
     ]
     assert [r.name for r in client.list_pipeline_runs(status="running")] == ["stale-1"]
+    assert not client.get_pipeline_run("stale-1").stale, "fresh: it finished a step just now"
+    os.environ["MODELPLANE_STALE_RUN_SECONDS"] = "0"
+    try:
+        assert client.get_pipeline_run("stale-1").stale
+        assert not client.get_pipeline_run(training.id).stale, "an ended run is never stale"
+    finally:
+        del os.environ["MODELPLANE_STALE_RUN_SECONDS"]
     registry.finish_run(stale.id, status="failed", error="marked failed: stale", actor="tester")
     assert client.get_pipeline_run("stale-1").status == "failed"
     with pytest.raises(ValidationError, match="already ended"):

@@ -98,7 +98,7 @@ def list_runs(
                 r.id,
                 r.name,
                 r.pipeline,
-                r.status,
+                f"{r.status} (stale)" if r.stale else r.status,
                 r.model_version_id,
                 r.model_version_how,
                 render.when(r.started),
