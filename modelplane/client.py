@@ -150,6 +150,9 @@ class Client:
         selector = model_version_name_or_number_or_id
         with self._store.read() as conn:
             if at is None:
+                quick = queries.quick_version_row(conn, model_name_or_id, selector)
+                if quick is not None:
+                    return self._version(quick, quick["model_name"])
                 model = queries.model_row(conn, model_name_or_id)
                 row = queries.version_row(conn, model, selector)
                 return self._version(row, model["name"])

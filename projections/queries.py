@@ -145,6 +145,35 @@ def latest_version_names(conn: Connection, model_ids: Sequence[str]) -> dict[str
 # ----------------------------------------------------------------------- versions
 
 
+_live_version_of_named_model = (
+    select(versions, M.name.label("model_name"))
+    .join(models, M.id == V.model_id)
+    .where(M.name == bindparam("model_name"), M.deleted.is_(False), V.deleted.is_(False))
+)
+_by_name_and_number = _live_version_of_named_model.where(V.number == bindparam("number"))
+_by_name_and_stage = _live_version_of_named_model.where(V.stage == bindparam("stage"))
+
+
+def quick_version_row(conn: Connection, model_name: object, selector: object) -> RowMapping | None:
+    """One query for the common lookups (a model's name with a number or an exclusive stage).
+
+    None when the lookup is of another kind or finds nothing: the general path then answers,
+    with the precise error.
+    """
+    if not isinstance(model_name, str) or as_uuid(model_name) is not None:
+        return None
+    if isinstance(selector, bool):
+        return None
+    if isinstance(selector, int) or (isinstance(selector, str) and selector.isdigit()):
+        params = {"model_name": model_name, "number": int(selector)}
+        return conn.execute(_by_name_and_number, params).mappings().first()
+    stage = stages_selector(selector)
+    if stage in stages.EXCLUSIVE:
+        params = {"model_name": model_name, "stage": stage}
+        return conn.execute(_by_name_and_stage, params).mappings().first()
+    return None
+
+
 def version_row(conn: Connection, model: RowMapping, selector: object) -> RowMapping:
     """A live version of ``model`` by number, name, id, or stage selector (None = latest)."""
     model_id = model["id"]
