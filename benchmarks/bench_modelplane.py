@@ -478,6 +478,18 @@ def main() -> None:
             # An extra failing must not lose the workload figures.
             except Exception as exc:
                 extras[name] = {"error": f"{type(exc).__name__}: {exc}"}
+    # Pipelines and artifacts last, on a store of their own: the 1M-row frame would
+    # otherwise sit in this process when it forks the replay child (Linux counts the
+    # parent's pages in a forked child's peak RSS).
+    with fresh_store(args.store) as env:
+        use_store(env)
+        from modelplane.store import close_all
+
+        close_all()
+        from mp_flows import pipeline_and_artifact_ops
+
+        pipeline_and_artifact_ops(sizes, ops)
+        close_all()
     emit(
         out,
         {

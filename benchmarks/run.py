@@ -46,6 +46,10 @@ OP_ORDER: tuple[str, ...] = (
     "delete_version",
     "import",
     "cli_model_list",
+    "pipeline_2step",
+    "artifact_save_link_load",
+    "frame_save_link_load",
+    "pandas_parquet_roundtrip",
 )
 WRITE_OPS: tuple[str, ...] = (
     "create_version",
@@ -84,6 +88,7 @@ class Target:
             "faster": f">= {self.limit:g}x faster than {self.peer}",
             "min_eps": f">= {self.limit:,.0f} events/s",
             "below_mb": f"peak RSS < {self.limit:g} MB",
+            "within_x": f"median <= {self.limit:g}x {self.peer} (same system)",
         }[self.kind]
 
     @property
@@ -95,6 +100,7 @@ class Target:
             "faster": f"{self.limit:g}x vs {self.peer}",
             "min_eps": f">={self.limit:,.0f}/s",
             "below_mb": f"<{self.limit:g}MB",
+            "within_x": f"<={self.limit:g}x {self.peer}",
         }[self.kind]
 
     def check(self, results: dict[str, Any]) -> bool | None:
@@ -102,6 +108,10 @@ class Target:
         if self.kind == "faster":
             ratio = _ratio(results, self.op, self.peer or "")
             return None if ratio is None else ratio <= 1.0 / self.limit
+        if self.kind == "within_x":  # ``peer`` names a baseline op of modelplane itself
+            mine = _median(results, MP_SQLITE, self.op)
+            base = _median(results, MP_SQLITE, self.peer or "")
+            return None if mine is None or not base else mine <= self.limit * base
         if self.kind in ("min_eps", "below_mb"):
             key = "events_per_s" if self.kind == "min_eps" else "replay_peak_rss_mb"
             value = _extra(results, key)
@@ -150,6 +160,10 @@ def targets() -> list[Target]:
         Target("cli_model_list", "below_ms", 300.0),
         Target("replay", "min_eps", 50_000.0),
         Target("replay", "below_mb", 200.0),
+        Target("pipeline_2step", "below_ms", 50.0),
+        Target("pipeline_2step", "faster", 20.0, "zenml"),
+        Target("artifact_save_link_load", "below_ms", 3.0),
+        Target("frame_save_link_load", "within_x", 2.0, "pandas_parquet_roundtrip"),
     ]
     return out
 

@@ -43,6 +43,10 @@ class Sizes:
     replay_events: int = 100_000
     scaling_points: tuple[int, ...] = (10, 1_000, 100_000)
     scaling_samples: int = 200
+    pipeline_runs: int = 20
+    artifact_small: int = 100
+    frame_rows: int = 1_000_000
+    frame_runs: int = 5
 
     @classmethod
     def quick(cls) -> Sizes:
@@ -61,6 +65,26 @@ class Sizes:
             replay_events=10_000,
             scaling_points=(10, 1_000),
             scaling_samples=50,
+            pipeline_runs=5,
+            artifact_small=20,
+            frame_rows=100_000,
+            frame_runs=2,
+        )
+
+    def frame(self) -> Any:
+        """The DataFrame both systems store: ints, floats and a low-cardinality string."""
+        import numpy as np
+        import pandas as pd
+
+        rng = np.random.default_rng(7)
+        n = self.frame_rows
+        return pd.DataFrame(
+            {
+                "id": np.arange(n),
+                "x": rng.random(n),
+                "y": rng.integers(0, 100, n),
+                "label": rng.choice(["a", "b", "c"], n),
+            }
         )
 
     def as_dict(self) -> dict[str, Any]:

@@ -153,6 +153,13 @@ def run(root: Path, sizes: Sizes) -> dict[str, Any]:
         partial(time_subprocess, argv, sizes.cli_runs, child_env, str(root), expect="m1"),
     )
 
+    try:
+        from zenml_flows import pipeline_and_artifact_ops
+
+        pipeline_and_artifact_ops(sizes, ops)
+    except Exception as error:  # recorded, not fatal: the rest of the workload stands
+        errors["pipeline_and_artifacts"] = f"{type(error).__name__}: {error}"
+
     return {
         "system": "zenml",
         "version": zenml.__version__,
