@@ -145,7 +145,8 @@ class Client:
         """A version by name, number, id or stage (None/latest: the highest number).
 
         ``at`` (a datetime or a log position) answers as of that moment: which version held
-        the stage then, and in which stage the version was.
+        the stage then, in which stage the version was, and (through the returned object)
+        its metadata and linked artifacts as they were then.
         """
         selector = model_version_name_or_number_or_id
         with self._store.read() as conn:
@@ -159,7 +160,7 @@ class Client:
             position = queries.position_at(conn, at)
             model = queries.model_row_at(conn, model_name_or_id, position)
             row, stage_then = queries.version_row_at(conn, model, selector, position)
-            return self._version(row, model["name"], stage=stage_then)
+            return self._version(row, model["name"], stage=stage_then, as_of=position)
 
     def list_model_versions(
         self,
@@ -401,10 +402,10 @@ class Client:
         )
 
     def _linked_artifacts(
-        self, version_id: UUID, kind: str | None
+        self, version_id: UUID, kind: str | None, until: int | None = None
     ) -> dict[str, dict[str, ArtifactVersionResponse]]:
         with self._store.read() as conn:
-            rows = queries.artifact_links_of(conn, str(version_id))
+            rows = queries.artifact_links_of(conn, str(version_id), until)
         linked: dict[str, dict[str, ArtifactVersionResponse]] = {}
         for row in rows:
             if kind is None or row["link_kind"] == kind:
@@ -458,6 +459,7 @@ class Client:
         model_name: str,
         stage: str | None = None,
         model_id: UUID | None = None,
+        as_of: int | None = None,
     ) -> ModelVersionResponse:
         return ModelVersionResponse(
             id=UUID(row["id"]),
@@ -472,11 +474,12 @@ class Client:
             model_id=model_id or UUID(row["model_id"]),
             model_name=model_name,
             _client=self,
+            as_of=as_of,
         )
 
-    def _metadata_of(self, version_id: UUID) -> dict[str, MetadataValue]:
+    def _metadata_of(self, version_id: UUID, until: int | None = None) -> dict[str, MetadataValue]:
         with self._store.read() as conn:
-            history = queries.metadata_history(conn, str(version_id))
+            history = queries.metadata_history(conn, str(version_id), until)
         return {
             key: MetadataValue(
                 key,

@@ -107,6 +107,8 @@ class ModelVersionResponse:
     model_name: str
     _client: Client | None = field(default=None, repr=False, compare=False)
     _run_metadata: dict[str, MetadataValue] | None = field(default=None, repr=False, compare=False)
+    #: set when read with ``at=``: metadata and links are then as they were at that position
+    as_of: int | None = field(default=None, compare=False)
 
     @property
     def version(self) -> str:
@@ -123,7 +125,7 @@ class ModelVersionResponse:
         """Metadata logged on this version: ``run_metadata[key].value`` is the latest value."""
         if self._run_metadata is None:
             assert self._client is not None
-            self._run_metadata = self._client._metadata_of(self.id)
+            self._run_metadata = self._client._metadata_of(self.id, until=self.as_of)
         return self._run_metadata
 
     def set_stage(
@@ -138,7 +140,7 @@ class ModelVersionResponse:
 
     def _linked(self, kind: str | None) -> dict[str, dict[str, ArtifactVersionResponse]]:
         assert self._client is not None
-        return self._client._linked_artifacts(self.id, kind)
+        return self._client._linked_artifacts(self.id, kind, until=self.as_of)
 
     def get_artifact(
         self, name: str, version: str | int | None = None

@@ -313,13 +313,18 @@ def list_versions(
 # ----------------------------------------------------------------------- metadata
 
 
-def metadata_history(conn: Connection, subject_id: str) -> dict[str, list[RowMapping]]:
-    """Every value logged per key on a model version, artifact version or run, oldest first."""
+def metadata_history(
+    conn: Connection, subject_id: str, until: int | None = None
+) -> dict[str, list[RowMapping]]:
+    """Every value logged per key on a model version, artifact version or run, oldest first
+    (up to log position ``until``: the metadata as it was then)."""
     query = (
         select(metadata_values)
         .where(metadata_values.c.subject_id == subject_id)
         .order_by(metadata_values.c.position)
     )
+    if until is not None:
+        query = query.where(metadata_values.c.position <= until)
     history: dict[str, list[RowMapping]] = {}
     for row in conn.execute(query).mappings():
         history.setdefault(row["key"], []).append(row)
@@ -565,8 +570,10 @@ def list_artifact_versions(
     return list(conn.execute(query).mappings()), int(total)
 
 
-def artifact_links_of(conn: Connection, model_version_id: str) -> list[RowMapping]:
-    """Every artifact version linked to a model version, with the link and the version."""
+def artifact_links_of(
+    conn: Connection, model_version_id: str, until: int | None = None
+) -> list[RowMapping]:
+    """Every artifact version linked to a model version (up to log position ``until``)."""
     al = artifact_links.c
     query = (
         select(artifact_versions, al.kind.label("link_kind"), al.position.label("link_position"))
@@ -574,6 +581,8 @@ def artifact_links_of(conn: Connection, model_version_id: str) -> list[RowMappin
         .where(al.model_version_id == model_version_id)
         .order_by(al.position)
     )
+    if until is not None:
+        query = query.where(al.position <= until)
     return list(conn.execute(query).mappings())
 
 

@@ -272,3 +272,25 @@ def test_lineage_through_the_cli(client: Client) -> None:
     bad = run("model", "version", "artifacts", "iris", "1", "--kind", "weights")
     assert bad.returncode == 1 and "Traceback" not in bad.stderr
     assert version.number == 1
+
+
+def test_time_travel_covers_metadata_and_links(client: Client) -> None:
+    client.create_model("iris")
+    client.create_model_version("iris")
+    model = Model(name="iris", version="1")
+    log_metadata({"accuracy": 0.8}, model_name="iris", model_version="1")
+    save_artifact("weights", [1, 2], is_model_artifact=True, model=model)
+    then = _head(client)
+    log_metadata({"accuracy": 0.9}, model_name="iris", model_version="1")
+    save_artifact("weights", [3, 4], is_model_artifact=True, model=model)
+    save_artifact("report", {"ok": True}, model=model)
+
+    now = client.get_model_version("iris", "1")
+    past = client.get_model_version("iris", "1", at=then)
+    assert now.run_metadata["accuracy"].value == 0.9
+    assert past.run_metadata["accuracy"].value == 0.8
+    assert [e.value for e in past.run_metadata["accuracy"].history] == [0.8]
+    assert sorted(now.model_artifacts["weights"]) == ["1", "2"] and "report" in now.data_artifacts
+    assert sorted(past.model_artifacts["weights"]) == ["1"] and past.data_artifacts == {}
+    assert past.get_model_artifact("weights") is not None
+    assert past.get_model_artifact("weights").load() == [1, 2]  # type: ignore[union-attr]
