@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from domain.errors import ValidationError
+from domain.model_card import DESCRIPTIVE_FIELDS
 
 from ..model import Model
 from .handles import LazyArtifact
@@ -205,18 +206,8 @@ class StepContext:
 def _bound(cls: type[Model], resolved: ResolvedModel) -> Any:
     """A fresh ``Model`` naming the resolved version (the user's own object stays untouched)."""
     source = resolved.model
-    model = cls(
-        name=source.name,
-        version=resolved.version_name,
-        license=source.license,
-        description=source.description,
-        audience=source.audience,
-        use_cases=source.use_cases,
-        limitations=source.limitations,
-        trade_offs=source.trade_offs,
-        ethics=source.ethics,
-        tags=source.tags,
-    )
+    card = {field: getattr(source, field) for field in DESCRIPTIVE_FIELDS}
+    model = cls(name=source.name, version=resolved.version_name, tags=source.tags, **card)
     model._version_id = resolved.version_id
     return model
 
