@@ -106,7 +106,7 @@ def list_runs(
             for r in result
         ],
     )
-    render.note(f"Page {result.index}/{result.total_pages}, {result.total} run(s).")
+    render.page_note(result, "run")
 
 
 @runs.command("describe")
@@ -192,7 +192,7 @@ def list_artifacts(
             for a in result
         ],
     )
-    render.note(f"Page {result.index}/{result.total_pages}, {result.total} artifact version(s).")
+    render.page_note(result, "artifact version")
 
 
 @artifacts.command("describe")

@@ -149,7 +149,7 @@ def list_models(
             for m in result
         ],
     )
-    render.note(f"Page {result.index}/{result.total_pages}, {result.total} model(s).")
+    render.page_note(result, "model")
 
 
 @app.command("describe")
@@ -261,7 +261,7 @@ def list_versions(
             for v in result
         ],
     )
-    render.note(f"Page {result.index}/{result.total_pages}, {result.total} version(s).")
+    render.page_note(result, "version")
 
 
 @versions.command("describe")

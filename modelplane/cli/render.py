@@ -74,3 +74,8 @@ def note(message: str) -> None:
 def payload(value: Any) -> str:
     """An event payload as compact JSON text (for tables and tab-separated lines)."""
     return orjson.dumps(plain(value)).decode()
+
+
+def page_note(page: Any, noun: str) -> None:
+    """The pager line under a listing: ``Page 1/3, 120 model(s).``"""
+    note(f"Page {page.index}/{page.total_pages}, {page.total} {noun}(s).")
