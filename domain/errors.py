@@ -44,3 +44,18 @@ class StageOccupiedError(RegistryError, RuntimeError):
 
 class ConcurrencyError(RegistryError):
     """Raised when a command lost the optimistic-concurrency race too many times."""
+
+
+class ArtifactCorruptedError(RegistryError):
+    """Raised when a stored artifact's files are missing, altered or unreadable.
+
+    The log still records the version; its bytes no longer match the recorded content hash,
+    so no value is handed out. Saving the same content again repairs the stored copy.
+    """
+
+
+class RunEndedError(ValidationError):
+    """Raised in a pipeline whose run was ended from outside (``modelplane run mark-failed``).
+
+    The pipeline stops at its next record: what the steps did so far stays in the log.
+    """

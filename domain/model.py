@@ -44,9 +44,19 @@ class Model(Aggregate, created_event_name="Registered"):
         actor: str
 
     class Deleted(Aggregate.Event):
+        """Version 2 names the versions that held an exclusive stage until this deletion,
+        so the stage history shows them leaving it (``production -> deleted``)."""
+
         TOPIC: ClassVar[str] = "modelplane:Model.Deleted"
+        class_version: ClassVar[int] = 2
         actor: str
         reason: str | None
+        #: [{"stage", "version_id", "version_name"}] of the exclusive stages' holders
+        holders: list[dict[str, str]]
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["holders"] = []
 
     class VersionAdded(Aggregate.Event):
         """The model allocated the next number (and the name, if custom) to a new version."""
@@ -65,11 +75,19 @@ class Model(Aggregate, created_event_name="Registered"):
         actor: str
 
     class VersionDeleted(Aggregate.Event):
+        """Version 2 adds the reason given for the deletion (None when none was given)."""
+
         TOPIC: ClassVar[str] = "modelplane:Model.VersionDeleted"
+        class_version: ClassVar[int] = 2
         version_id: str
         version_name: str
         stage: str
         actor: str
+        reason: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["reason"] = None
 
     class StageChanged(Aggregate.Event):
         """One version moved between stages; a forced promotion appends two of these."""
@@ -119,7 +137,7 @@ class Model(Aggregate, created_event_name="Registered"):
                 self.fields[key] = value
 
     @event(Deleted)
-    def _delete(self, actor: str, reason: str | None) -> None:
+    def _delete(self, actor: str, reason: str | None, holders: list[dict[str, str]]) -> None:
         self.deleted = True
         self.stage_of.clear()
         self.custom_names.clear()
@@ -136,7 +154,9 @@ class Model(Aggregate, created_event_name="Registered"):
         self.custom_names[new_name] = version_id
 
     @event(VersionDeleted)
-    def _delete_version(self, version_id: str, version_name: str, stage: str, actor: str) -> None:
+    def _delete_version(
+        self, version_id: str, version_name: str, stage: str, actor: str, reason: str | None
+    ) -> None:
         self.custom_names.pop(version_name, None)
         self.stage_of.pop(version_id, None)
 

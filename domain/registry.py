@@ -23,7 +23,6 @@ from collections.abc import Callable, Iterable
 from typing import Any, ClassVar, NamedTuple, Protocol, TypeVar
 from uuid import UUID, uuid4
 
-import orjson
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.persistence import IntegrityError, Mapper, OperationalError, Recording
 
@@ -37,11 +36,14 @@ from .errors import (
     StageOccupiedError,
     ValidationError,
 )
-from .model import DESCRIPTIVE_FIELDS, Model, ModelName, model_name_id
+from .model import Model, ModelName, model_name_id
 from .model_version import ModelVersion
 from .names import check_name, check_tags, check_version_name
 from .pipeline_run import PipelineRun
-from .serialization import OrjsonMapper, dumps
+from .serialization import OrjsonMapper
+from .validation import check_fields as _check_fields
+from .validation import check_text as _check_text
+from .validation import encode_metadata as _clean_metadata
 
 T = TypeVar("T")
 
@@ -213,7 +215,15 @@ class Registry(Application[UUID]):
             model = self.live_model(model_id)
             index = self._name_index(model.name)
             assert index is not None
-            model._delete(actor=actor, reason=reason)
+            holders = []
+            for stage in stages.EXCLUSIVE:
+                holder_id = model.holder(stage)
+                if holder_id is not None:
+                    holder: ModelVersion = self._get(UUID(holder_id))
+                    holders.append(
+                        {"stage": stage, "version_id": holder_id, "version_name": holder.name}
+                    )
+            model._delete(actor=actor, reason=reason, holders=holders)
             index.release(str(model.id))
             return self._position(self.save(index, model))
 
@@ -268,16 +278,46 @@ class Registry(Application[UUID]):
         description: str | None = None,
         add_tags: Iterable[str] | None = None,
         remove_tags: Iterable[str] | None = None,
+        stage: object = None,
+        force: bool = False,
+        reason: str | None = None,
         actor: str,
     ) -> int | None:
+        """Every change to one version as one command: all its events are appended, or none.
+
+        A rename and a promotion asked for together are checked together (the new name is
+        free, the stage is free or ``force`` is given) before any event is triggered, so a
+        refused promotion leaves the name as it was. Returns None when nothing changed.
+        """
         if name is not None:
             check_version_name(name)
         _check_text(description, "description")
+        _check_text(reason, "reason")
+        target = None if stage is None else stages.assignable_stage(stage)
         to_add = check_tags(add_tags)
         to_remove = check_tags(remove_tags)
 
         def attempt() -> int | None:
             model, version = self.live_version(version_id)
+            new_name = name if name is not None and name != version.name else None
+            if new_name is not None and new_name in model.custom_names:
+                msg = f"Model '{model.name}' already has a version named '{new_name}'."
+                raise EntityExistsError(msg)
+            shown_name = new_name or version.name
+            displaced: ModelVersion | None = None
+            current = model.stage_of.get(str(version.id), stages.NONE)
+            promote = target is not None and target != current
+            if promote and target in stages.EXCLUSIVE:
+                holder_id = model.holder(target)  # type: ignore[arg-type]
+                if holder_id is not None:
+                    displaced = self._get(UUID(holder_id))
+                    if not force:
+                        msg = (
+                            f"Model version '{displaced.name}' of model '{model.name}' is in "
+                            f"{target}; promoting version '{shown_name}' needs force=True, "
+                            f"which moves '{displaced.name}' to archived."
+                        )
+                        raise StageOccupiedError(msg, stage=str(target), holder=displaced.name)
             changes: dict[str, Any] = {}
             if description is not None and description != version.description:
                 changes["description"] = description
@@ -285,22 +325,64 @@ class Registry(Application[UUID]):
             tags += [t for t in to_add if t not in tags]
             if tags != version.tags:
                 changes["tags"] = tags
-            touched: list[Any] = [version]
-            if name is not None and name != version.name:
-                if name in model.custom_names:
-                    msg = f"Model '{model.name}' already has a version named '{name}'."
-                    raise EntityExistsError(msg)
-                model._rename_version(
-                    version_id=str(version.id), old_name=version.name, new_name=name, actor=actor
-                )
-                changes["name"] = name
-                touched.append(model)
-            if not changes:
+            if new_name is not None:
+                changes["name"] = new_name
+            if not changes and not promote:
                 return None
-            version._update(model_id=version.model_id, changes=changes, actor=actor)
+            # Everything is checked: trigger the events.
+            touched: list[Any] = []
+            if new_name is not None:
+                model._rename_version(
+                    version_id=str(version.id),
+                    old_name=version.name,
+                    new_name=new_name,
+                    actor=actor,
+                )
+            if changes:
+                version._update(model_id=version.model_id, changes=changes, actor=actor)
+                touched.append(version)
+            if promote:
+                assert target is not None
+                self._move_to_stage(model, version, target, current, displaced, reason, actor)
+            if new_name is not None or promote:
+                touched.append(model)
             return self._position(self.save(*touched))
 
         return self._retrying(attempt)
+
+    @staticmethod
+    def _move_to_stage(
+        model: Model,
+        version: ModelVersion,
+        target: str,
+        current: str,
+        displaced: ModelVersion | None,
+        reason: str | None,
+        actor: str,
+    ) -> None:
+        """Trigger a checked promotion: the displaced holder's move to archived, then the move."""
+        if displaced is not None:
+            why = f"displaced from {target} by version '{version.name}'"
+            model._change_stage(
+                version_id=str(displaced.id),
+                version_name=displaced.name,
+                stage=stages.ARCHIVED,
+                previous_stage=target,
+                displaced_version_id=None,
+                displaced_version_name=None,
+                actor=actor,
+                reason=f"{why}: {reason}" if reason else why,
+            )
+        model._change_stage(
+            version_id=str(version.id),
+            version_name=version.name,
+            stage=target,
+            previous_stage=current,
+            displaced_version_id=str(displaced.id) if displaced else None,
+            displaced_version_name=displaced.name if displaced else None,
+            actor=actor,
+            reason=reason,
+        )
 
     def change_stage(
         self,
@@ -312,54 +394,13 @@ class Registry(Application[UUID]):
         actor: str,
     ) -> int | None:
         """Move a version into a stage; with ``force`` the current holder is archived."""
-        target = stages.assignable_stage(stage)
+        if stage is None:
+            raise ValidationError("A stage is required.")
+        return self.update_version(version_id, stage=stage, force=force, reason=reason, actor=actor)
+
+    def delete_version(self, version_id: UUID, *, actor: str, reason: str | None = None) -> int:
         _check_text(reason, "reason")
 
-        def attempt() -> int | None:
-            model, version = self.live_version(version_id)
-            vid = str(version.id)
-            current = model.stage_of.get(vid, stages.NONE)
-            if current == target:
-                return None
-            displaced: ModelVersion | None = None
-            if target in stages.EXCLUSIVE:
-                holder_id = model.holder(target)
-                if holder_id is not None:
-                    displaced = self._get(UUID(holder_id))
-                    if not force:
-                        msg = (
-                            f"Model version '{displaced.name}' of model '{model.name}' is in "
-                            f"{target}; promoting version '{version.name}' needs force=True, "
-                            f"which moves '{displaced.name}' to archived."
-                        )
-                        raise StageOccupiedError(msg, stage=target, holder=displaced.name)
-            if displaced is not None:
-                why = f"displaced from {target} by version '{version.name}'"
-                model._change_stage(
-                    version_id=str(displaced.id),
-                    version_name=displaced.name,
-                    stage=stages.ARCHIVED,
-                    previous_stage=target,
-                    displaced_version_id=None,
-                    displaced_version_name=None,
-                    actor=actor,
-                    reason=f"{why}: {reason}" if reason else why,
-                )
-            model._change_stage(
-                version_id=vid,
-                version_name=version.name,
-                stage=target,
-                previous_stage=current,
-                displaced_version_id=str(displaced.id) if displaced else None,
-                displaced_version_name=displaced.name if displaced else None,
-                actor=actor,
-                reason=reason,
-            )
-            return self._position(self.save(model))
-
-        return self._retrying(attempt)
-
-    def delete_version(self, version_id: UUID, *, actor: str) -> int:
         def attempt() -> int:
             model, version = self.live_version(version_id)
             vid = str(version.id)
@@ -368,6 +409,7 @@ class Registry(Application[UUID]):
                 version_name=version.name,
                 stage=model.stage_of.get(vid, stages.NONE),
                 actor=actor,
+                reason=reason,
             )
             version._delete(model_id=version.model_id, actor=actor)
             return self._position(self.save(model, version))
@@ -695,47 +737,3 @@ class Registry(Application[UUID]):
     def _position(recordings: list[Recording[UUID]]) -> int:
         return int(recordings[-1].notification.id)
 
-
-def clean_metadata(metadata: object) -> dict[str, Any]:
-    """Check metadata now that will be logged later (a step defers its artifact metadata)."""
-    return _clean_metadata(metadata)
-
-
-def _clean_metadata(metadata: object, *, allow_empty: bool = False) -> dict[str, Any]:
-    """Metadata as the log will hold it: a dict of str keys to JSON values."""
-    if not isinstance(metadata, dict) or (not metadata and not allow_empty):
-        msg = "metadata must be a non-empty dict of {key: value}."
-        raise ValidationError(msg)
-    for key in metadata:
-        if not isinstance(key, str) or not key:
-            msg = f"Metadata keys must be non-empty strings, not {key!r}."
-            raise ValidationError(msg)
-    try:
-        # Normalise to what the log will hold, so the aggregate sees what replay sees.
-        clean: dict[str, Any] = orjson.loads(dumps(metadata))
-    except TypeError as error:
-        msg = f"Metadata must be JSON-serializable: {error}."
-        raise ValidationError(msg) from error
-    return clean
-
-
-def _check_fields(fields: dict[str, Any]) -> dict[str, Any]:
-    unknown = set(fields) - set(DESCRIPTIVE_FIELDS)
-    if unknown:
-        msg = f"Unknown model field(s): {', '.join(sorted(unknown))}."
-        raise ValidationError(msg)
-    for key, value in fields.items():
-        _check_text(value, key)
-    return {k: v for k, v in fields.items() if v is not None}
-
-
-def _check_text(value: object, what: str) -> None:
-    if value is not None and not isinstance(value, str):
-        msg = f"The {what} must be a string, not {type(value).__name__}."
-        raise ValidationError(msg)
-    if isinstance(value, str) and len(value) > 65_536:
-        msg = f"The {what} is {len(value)} characters long; the limit is 65536."
-        raise ValidationError(msg)
-    if isinstance(value, str) and "\x00" in value:
-        msg = f"The {what} must not contain NUL characters."
-        raise ValidationError(msg)

@@ -13,7 +13,7 @@ from typing import Any
 from uuid import UUID
 
 import orjson
-from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.domain import DomainEventProtocol, Snapshot
 from eventsourcing.persistence import (
     Mapper,
     MapperDeserialisationError,
@@ -21,6 +21,9 @@ from eventsourcing.persistence import (
     Transcoder,
 )
 from eventsourcing.utils import get_topic, resolve_topic
+
+from .errors import ValidationError
+from .validation import check_event_fields
 
 _SNAPSHOT_DATETIMES = ("_created_on", "_modified_on")
 
@@ -59,10 +62,18 @@ class OrjsonMapper(Mapper[UUID]):
         state = dict(vars(domain_event))
         originator_id = state.pop("originator_id")
         originator_version = state.pop("originator_version")
+        if not isinstance(domain_event, Snapshot):  # a snapshot holds what events held
+            # The last check before anything is appended: what PostgreSQL would refuse in
+            # the read tables is refused here, on every backend, as a typed error.
+            check_event_fields(state)
         class_version = getattr(type(domain_event), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
-        data = dumps(state)
+        try:
+            data = dumps(state)
+        except TypeError as error:  # orjson's JSONEncodeError: a value no log can hold
+            msg = f"The event {type(domain_event).__qualname__} cannot be written: {error}."
+            raise ValidationError(msg) from error
         if self.compressor:
             data = self.compressor.compress(data)
         if self.cipher:

@@ -14,6 +14,9 @@ STAGING = "staging"
 PRODUCTION = "production"
 ARCHIVED = "archived"
 LATEST = "latest"
+#: Not a stage a version can be in: what the stage history shows when a stage's holder
+#: leaves it because the version or its model was deleted.
+DELETED = "deleted"
 
 ASSIGNABLE: tuple[str, ...] = (NONE, STAGING, PRODUCTION, ARCHIVED)
 EXCLUSIVE: tuple[str, ...] = (STAGING, PRODUCTION)

@@ -14,10 +14,14 @@ from sqlalchemy import RowMapping
 from domain import stages
 from domain.errors import NotFoundError, ValidationError
 from domain.model_card import DESCRIPTIVE_FIELDS
+from domain.names import normalises_names
+from domain.validation import check_int64, check_paging, decode_event_payload, decode_metadata
+from domain.validation import decode_value as _decoded
 from projections import queries
 
 from . import config
 from .enums import ModelStages
+from .options import CREATE_MODEL_IGNORED, check_options
 from .responses import (
     ArtifactConsumer,
     ArtifactVersionResponse,
@@ -52,6 +56,7 @@ class Client:
 
     # ------------------------------------------------------------------ models
 
+    @normalises_names("name", "tags")
     def create_model(
         self,
         name: str,
@@ -63,20 +68,25 @@ class Client:
         limitations: str | None = None,
         trade_offs: str | None = None,
         ethics: str | None = None,
-        **_ignored: Any,
+        **zenml_options: Any,
     ) -> ModelResponse:
+        """Register a model; ZenML-only options (``save_models_to_registry``) are ignored with
+        a warning, a misspelt keyword (``licence=``) is a ``TypeError``."""
+        check_options("create_model", Client.create_model, zenml_options, CREATE_MODEL_IGNORED)
         fields = _descriptive_fields(locals())
         created = self._store.registry.register_model(
             name, fields=fields, tags=tags, actor=config.actor()
         )
         return self.get_model(created.id)
 
+    @normalises_names("model_name_or_id")
     def get_model(self, model_name_or_id: str | UUID) -> ModelResponse:
         with self._store.read() as conn:
             row = queries.model_row(conn, model_name_or_id)
             latest = queries.latest_version_names(conn, [row["id"]])
         return _model(row, latest.get(row["id"]))
 
+    @normalises_names("name", "tag")
     def list_models(
         self,
         name: str | None = None,
@@ -91,6 +101,7 @@ class Client:
             latest = queries.latest_version_names(conn, [row["id"] for row in rows])
         return Page([_model(r, latest.get(r["id"])) for r in rows], total, page, size)
 
+    @normalises_names("model_name_or_id", "name", "add_tags", "remove_tags")
     def update_model(
         self,
         model_name_or_id: str | UUID,
@@ -117,12 +128,14 @@ class Client:
         )
         return self.get_model(model_id)
 
+    @normalises_names("model_name_or_id")
     def delete_model(self, model_name_or_id: str | UUID, reason: str | None = None) -> None:
         model_id = self._model_id(model_name_or_id)
         self._store.registry.delete_model(model_id, actor=config.actor(), reason=reason)
 
     # ---------------------------------------------------------------- versions
 
+    @normalises_names("model_name_or_id", "name", "tags")
     def create_model_version(
         self,
         model_name_or_id: str | UUID,
@@ -136,6 +149,7 @@ class Client:
         )
         return self._version_by_id(created.id)
 
+    @normalises_names("model_name_or_id", "model_version_name_or_number_or_id")
     def get_model_version(
         self,
         model_name_or_id: str | UUID,
@@ -162,6 +176,7 @@ class Client:
             row, stage_then = queries.version_row_at(conn, model, selector, position)
             return self._version(row, model["name"], stage=stage_then, as_of=position)
 
+    @normalises_names("model_name_or_id", "tag", "name")
     def list_model_versions(
         self,
         model_name_or_id: str | UUID,
@@ -183,6 +198,7 @@ class Client:
         items = [self._version(r, model["name"], model_id=model_id) for r in rows]
         return Page(items, total, page, size)
 
+    @normalises_names("model_name_or_id", "version_name_or_id", "name", "add_tags", "remove_tags")
     def update_model_version(
         self,
         model_name_or_id: str | UUID,
@@ -196,30 +212,32 @@ class Client:
         remove_tags: Iterable[str] | None = None,
     ) -> ModelVersionResponse:
         version_id = self.get_model_version(model_name_or_id, version_name_or_id).id
-        registry = self._store.registry
-        actor = config.actor()
-        if name is not None or description is not None or add_tags or remove_tags:
-            registry.update_version(
-                version_id,
-                name=name,
-                description=description,
-                add_tags=add_tags,
-                remove_tags=remove_tags,
-                actor=actor,
-            )
-        if stage is not None:
-            registry.change_stage(version_id, stage, force=force, reason=reason, actor=actor)
+        # One command: a rename, tags and a promotion are appended together or not at all.
+        self._store.registry.update_version(
+            version_id,
+            name=name,
+            description=description,
+            add_tags=add_tags,
+            remove_tags=remove_tags,
+            stage=stage,
+            force=force,
+            reason=reason,
+            actor=config.actor(),
+        )
         return self._version_by_id(version_id)
 
-    def delete_model_version(self, model_version_id: str | UUID) -> None:
+    def delete_model_version(
+        self, model_version_id: str | UUID, reason: str | None = None
+    ) -> None:
         uid = queries.as_uuid(model_version_id)
         if uid is None:
             msg = f"'{model_version_id}' is not a model version id."
             raise NotFoundError(msg)
-        self._store.registry.delete_version(uid, actor=config.actor())
+        self._store.registry.delete_version(uid, actor=config.actor(), reason=reason)
 
     # --------------------------------------------------------- history & audit
 
+    @normalises_names("model_name_or_id")
     def get_stage_history(self, model_name_or_id: str | UUID) -> list[StageChange]:
         """Every stage change of every version of the model, oldest first.
 
@@ -235,7 +253,7 @@ class Client:
                 model_id=UUID(r["model_id"]),
                 version_id=UUID(r["version_id"]),
                 version=r["version_name"],
-                stage=ModelStages(r["stage"]),
+                stage=_STAGES.get(r["stage"], r["stage"]),
                 previous_stage=ModelStages(r["previous_stage"]),
                 displaced_version=r["displaced_version_name"],
                 actor=r["actor"],
@@ -244,13 +262,15 @@ class Client:
             for r in rows
         ]
 
+    @normalises_names("model")
     def list_events(
         self, model: str | UUID | None = None, after: int | None = None, limit: int = 100
     ) -> list[LoggedEvent]:
         """The raw log from a position on, optionally only one model's events (every life)."""
         if limit < 1:
             raise ValidationError("limit must be at least 1.")
-        start = after or 0
+        start = check_int64(after or 0, "log position")
+        check_int64(limit, "limit")
         with self._store.read() as conn:
             if model is None:
                 rows = queries.raw_events(conn, events_table=EVENTS_TABLE, after=start, limit=limit)
@@ -261,7 +281,7 @@ class Client:
             index = queries.event_entries(conn, [row[0] for row in rows])
         events = []
         for position, originator_id, version, topic, state in rows:
-            payload = orjson.loads(state)
+            payload = decode_event_payload(orjson.loads(state))
             timestamp = datetime.fromisoformat(payload.pop("timestamp"))
             payload.pop("originator_topic", None)
             entry = index.get(position)
@@ -284,22 +304,29 @@ class Client:
         until: int | datetime | None = None,
         into: str | Path | None = None,
         progress: Callable[[int, int], None] | None = None,
+        overwrite: bool = False,
     ) -> ReplayResult:
-        """Rebuild the read tables from the log (into a SQLite file, if ``into`` is given)."""
+        """Rebuild the read tables from the log (into a SQLite file, if ``into`` is given).
+
+        ``into`` must be a new path, or a previous replay output with ``overwrite=True``.
+        """
         from .replay import replay
 
-        return replay(self._store, until=until, into=into, progress=progress)
+        return replay(self._store, until=until, into=into, progress=progress, overwrite=overwrite)
 
     # ---------------------------------------------------- artifacts and runs
 
+    @normalises_names("name_id_or_prefix", "version")
     def get_artifact_version(
         self, name_id_or_prefix: str | UUID, version: str | int | None = None
     ) -> ArtifactVersionResponse:
-        """An artifact version by name (+ version number; None: the newest) or by id."""
+        """An artifact version by name (+ version number; None: the newest), by id, or (with
+        no version) by an unambiguous id prefix."""
         with self._store.read() as conn:
             row = queries.artifact_version_row(conn, name_id_or_prefix, version)
         return self._artifact_response(row)
 
+    @normalises_names("name")
     def list_artifact_versions(
         self, name: str | None = None, page: int = 1, size: int = DEFAULT_PAGE_SIZE
     ) -> Page[ArtifactVersionResponse]:
@@ -309,11 +336,14 @@ class Client:
             rows, total = queries.list_artifact_versions(conn, name=name, page=page, size=size)
         return Page([self._artifact_response(r) for r in rows], total, page, size)
 
-    def get_pipeline_run(self, name_or_id: str | UUID) -> PipelineRunResponse:
+    @normalises_names("name_id_or_prefix")
+    def get_pipeline_run(self, name_id_or_prefix: str | UUID) -> PipelineRunResponse:
+        """A run by id, name (the newest of that name) or unambiguous id prefix (ZenML's order)."""
         with self._store.read() as conn:
-            row = queries.run_row(conn, name_or_id)
+            row = queries.run_row(conn, name_id_or_prefix)
         return self._run_response(row)
 
+    @normalises_names("model")
     def list_pipeline_runs(
         self,
         model: str | UUID | None = None,
@@ -358,7 +388,8 @@ class Client:
             artifact_type=artifact.artifact_type,
             size_bytes=artifact.size_bytes,
         )
-        return self.artifact_store.load(stored)
+        label = f"artifact {artifact.name} version {artifact.number}"
+        return self.artifact_store.load(stored, label=label)
 
     def _artifact_response(self, row: RowMapping) -> ArtifactVersionResponse:
         return ArtifactVersionResponse(
@@ -390,7 +421,7 @@ class Client:
             model_version_id=UUID(row["model_version_id"]) if row["model_version_id"] else None,
             model_version_how=row["model_version_how"],
             stage=row["stage"],
-            parameters=dict(row["parameters"]),
+            parameters=decode_metadata(row["parameters"]),
             error=row["error"],
             started=row["started"],
             finished=row["finished"],
@@ -485,7 +516,7 @@ class Client:
                 key,
                 [
                     MetadataEntry(
-                        r["value"],
+                        _decoded(r["value"]),
                         r["timestamp"],
                         r["actor"],
                         int(r["position"]),
@@ -533,5 +564,4 @@ def _stage_filter(stage: ModelStages | str) -> str:
 
 
 def _check_paging(page: int, size: int) -> None:
-    if page < 1 or size < 1:
-        raise ValidationError("page and size must be at least 1.")
+    check_paging(page, size)  # ints >= 1 whose offset fits 64 bits

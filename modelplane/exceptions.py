@@ -6,29 +6,40 @@ occupied stage), so existing ``except`` clauses keep working.
 """
 
 from domain.errors import (
+    ArtifactCorruptedError,
     ConcurrencyError,
     EntityDeletedError,
     EntityExistsError,
     NotFoundError,
     RegistryError,
+    RunEndedError,
     StageOccupiedError,
     ValidationError,
 )
+from projections.queries import AmbiguousPrefixError
 
 from .artifacts.materializers import ArtifactWarning, MaterializerError
+from .config import ConfigError
+from .options import ModelplaneIgnoredOptionWarning, UnexpectedOptionError
 
 ModelplaneError = RegistryError
 
 
 __all__ = [
+    "AmbiguousPrefixError",
+    "ArtifactCorruptedError",
     "ArtifactWarning",
     "ConcurrencyError",
+    "ConfigError",
     "EntityDeletedError",
     "EntityExistsError",
     "MaterializerError",
     "ModelplaneError",
+    "ModelplaneIgnoredOptionWarning",
     "NotFoundError",
     "RegistryError",
+    "RunEndedError",
     "StageOccupiedError",
+    "UnexpectedOptionError",
     "ValidationError",
 ]

@@ -1,9 +1,11 @@
 """``Model``: a handle on one model version, as users write it in code.
 
 ``Model(name="iris_classifier", version="1.2.3")`` names a version; ``version`` may also be a
-number or a ``ModelStages`` value, resolved once to a concrete version on first use. Outside a
-pipeline run a ``Model`` only reads: looking at ``.id`` or ``.number`` never creates anything
-(``version=None`` means the latest version).
+number, an id or a ``ModelStages`` value. That selector is kept as ``requested_version``;
+``.version`` is the name of the version it picks, resolved once on first use (a stage or a
+number is looked up then; a name is its own answer). Outside a pipeline run a ``Model`` only
+reads: looking at ``.version``, ``.id`` or ``.number`` never creates anything
+(``version=None`` means the latest version for reads, a new version per pipeline run).
 """
 
 from __future__ import annotations
@@ -11,10 +13,13 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from domain.errors import NotFoundError
+from domain.errors import NotFoundError, ValidationError
+from domain.names import normalise_name, normalise_names
+from projections.queries import as_uuid, stages_selector
 
 from .client import Client
 from .enums import ModelStages
+from .options import MODEL_IGNORED, check_options
 from .responses import (
     ArtifactVersionResponse,
     MetadataValue,
@@ -22,12 +27,15 @@ from .responses import (
     PipelineRunResponse,
 )
 
+#: What a ``Model`` may be asked for: a version name, number, id or stage (None: see above).
+VersionSelector = str | int | UUID | ModelStages | None
+
 
 class Model:
     def __init__(
         self,
         name: str,
-        version: str | int | ModelStages | None = None,
+        version: VersionSelector = None,
         license: str | None = None,
         description: str | None = None,
         audience: str | None = None,
@@ -36,10 +44,18 @@ class Model:
         trade_offs: str | None = None,
         ethics: str | None = None,
         tags: list[str] | None = None,
-        **_ignored: Any,
+        model_version_id: str | UUID | None = None,
+        **zenml_options: Any,
     ) -> None:
-        self.name = name
-        self.version: str | int | ModelStages | None = version
+        """``model_version_id`` (ZenML's) picks a version by id and overrides ``version``."""
+        check_options("Model", Model.__init__, zenml_options, MODEL_IGNORED)
+        if model_version_id is not None:
+            version = as_uuid(model_version_id)
+            if version is None:
+                msg = f"model_version_id must be a model version id, not {model_version_id!r}."
+                raise ValidationError(msg)
+        self.name = normalise_name(name)  # NFC, as the registry stores names
+        self._requested: VersionSelector = normalise_name(version)
         self.license = license
         self.description = description
         self.audience = audience
@@ -47,20 +63,55 @@ class Model:
         self.limitations = limitations
         self.trade_offs = trade_offs
         self.ethics = ethics
-        self.tags = list(tags or [])
+        self.tags = normalise_names(list(tags or []))
         self._version_id: UUID | None = None
+        self._version_name: str | None = None
+
+    @property
+    def requested_version(self) -> VersionSelector:
+        """The selector as given (a stage, number, name, id or None), never resolved.
+
+        Pipelines read this to decide what a run does: None creates a version, a stage or a
+        number must exist, a name (a template) is got or created.
+        """
+        return self._requested
+
+    @property
+    def version(self) -> str | None:
+        """The name of the version this model picks (a stage or number is resolved once).
+
+        A plain name is returned as given, without a lookup (a template stays a template
+        outside a run); None stays None until something resolves the model (``.id``...).
+        """
+        if self._version_name is None and _needs_lookup(self._requested):
+            self._resolve()
+        if self._version_name is not None:
+            return self._version_name
+        return None if self._requested is None else str(self._requested)
+
+    @version.setter
+    def version(self, value: VersionSelector) -> None:
+        """Select another version: the previous resolution is forgotten."""
+        self._requested = value
+        self._version_id = None
+        self._version_name = None
 
     def __repr__(self) -> str:
-        return f"Model(name={self.name!r}, version={self.version!r})"
+        resolved = ""
+        if self._version_name is not None and self._version_name != self._requested:
+            resolved = f", resolved_version={self._version_name!r}"
+        return f"Model(name={self.name!r}, version={self._requested!r}{resolved})"
 
     def _resolve(self) -> ModelVersionResponse:
+        """The picked version, read fresh; the selector is looked up only the first time."""
         client = Client()
         if self._version_id is None:
-            found = client.get_model_version(self.name, self.version)
+            found = client.get_model_version(self.name, self._requested)
             self._version_id = found.id
-            self.version = found.name
-            return found
-        return client._version_by_id(self._version_id)
+        else:
+            found = client._version_by_id(self._version_id)
+        self._version_name = found.name
+        return found
 
     @property
     def id(self) -> UUID:
@@ -141,3 +192,12 @@ class Model:
         Client().update_model_version(
             version.model_id, version.id, stage=stage, force=force, reason=reason
         )
+
+
+def _needs_lookup(selector: VersionSelector) -> bool:
+    """Whether a selector names its version only through the store (stage, number, id)."""
+    if selector is None:
+        return False
+    if isinstance(selector, (int, UUID)) or stages_selector(selector) is not None:
+        return True
+    return selector.isdigit() or as_uuid(selector) is not None

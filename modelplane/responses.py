@@ -216,7 +216,9 @@ class StageChange:
     model_id: UUID
     version_id: UUID
     version: str
-    stage: ModelStages
+    #: the stage entered, or ``"deleted"`` when the version (or its model) was deleted while
+    #: holding ``previous_stage``
+    stage: ModelStages | str
     previous_stage: ModelStages
     displaced_version: str | None
     actor: str

@@ -12,11 +12,12 @@ from domain.model import DESCRIPTIVE_FIELDS, Model
 from domain.model_version import ModelVersion
 
 from .folding import Batch, Projection
-from .tables import model_names, models, versions
+from .tables import model_names, models, version_states, versions
 
 _insert_model = insert(models)
 _insert_name = insert(model_names)
 _insert_version = insert(versions)
+_insert_version_state = insert(version_states)
 _delete_model = (
     update(models)
     .where(models.c.id == bindparam("_id"))
@@ -70,7 +71,7 @@ def _update(table: Table, keys: frozenset[str]) -> Executable:
 
 class Catalog(Projection):
     name: ClassVar[str] = "catalog"
-    tables: ClassVar[tuple[Table, ...]] = (models, model_names, versions)
+    tables: ClassVar[tuple[Table, ...]] = (models, model_names, versions, version_states)
 
     @singledispatchmethod
     def process_event(self, event: object, position: int, batch: Batch) -> None:
@@ -135,6 +136,17 @@ class Catalog(Projection):
             },
         )
         batch.add_to(_count_version, event.model_id, "_delta", {"_id": event.model_id, "_delta": 1})
+        batch.add(
+            _insert_version_state,
+            {
+                "version_id": str(event.originator_id),
+                "position": position,
+                "model_id": event.model_id,
+                "name": event.name,
+                "description": event.description,
+                "tags": list(event.tags),
+            },
+        )
 
     @process_event.register
     def _(self, event: ModelVersion.Updated, position: int, batch: Batch) -> None:
@@ -142,6 +154,17 @@ class Catalog(Projection):
         params = {f"_{key}": value for key, value in changes.items()}
         params["_id"] = str(event.originator_id)
         batch.add(_update(versions, frozenset(changes)), params)
+        batch.add(
+            _insert_version_state,
+            {
+                "version_id": params["_id"],
+                "position": position,
+                "model_id": event.model_id,
+                "name": event.changes.get("name"),
+                "description": event.changes.get("description"),
+                "tags": event.changes.get("tags"),
+            },
+        )
 
     @process_event.register
     def _(self, event: ModelVersion.Deleted, position: int, batch: Batch) -> None:

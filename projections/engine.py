@@ -6,10 +6,16 @@ Kept free of the event-sourcing imports so that a read-only process starts fast.
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
-from sqlalchemy import create_engine, event
+from sqlalchemy import Connection, create_engine, event, text
 from sqlalchemy.engine import Engine
+
+#: The PostgreSQL advisory lock that serialises creating and upgrading a store's tables
+#: (any 64-bit key no other code in the database uses; advisory locks are per database).
+SCHEMA_LOCK_KEY = 0x6D70_7363_6865_6D61  # "mpschema"
 
 #: Milliseconds a writer waits for another process's write lock before failing.
 SQLITE_BUSY_TIMEOUT_MS = 60_000
@@ -30,3 +36,49 @@ def make_engine(url: str) -> Engine:
     if engine.dialect.name == "sqlite":
         event.listen(engine, "connect", sqlite_pragmas)
     return engine
+
+
+@contextmanager
+def schema_transaction(engine: Engine) -> Iterator[Connection]:
+    """One transaction that no other process's schema transaction runs beside: create tables.
+
+    The first use of a store creates its tables, and any number of processes may be first at
+    once. A check-then-create (``CREATE TABLE`` after "does it exist?", as SQLAlchemy's
+    ``checkfirst`` does) loses that race: "table already exists" on SQLite, a unique
+    violation in PostgreSQL's catalog. So the check and the creation run in one transaction
+    that holds a lock every other schema transaction waits for; the second process then finds
+    the tables and creates nothing. The transaction also makes the creation (or an upgrade
+    that drops and refolds the read tables) atomic: a reader sees the old tables or the new
+    ones, never half of them, and a crash leaves no half-created store.
+
+    PostgreSQL: DDL is transactional; ``pg_advisory_xact_lock`` serialises, released at
+    commit or rollback (also when the process dies, with its connection).
+
+    SQLite: ``BEGIN IMMEDIATE`` takes the database's write lock at the start, so the "does it
+    exist?" check already runs under it (other processes wait up to the busy timeout). The
+    driver's own transaction handling is switched off for this connection: pysqlite would
+    otherwise run each ``CREATE``/``DROP`` outside any transaction (it only opens one before
+    DML), which is what let one process drop or see half of another's tables. A file lock
+    beside the database would serialise too, but needs a writable directory, leaves a file
+    behind and still would not make the DDL atomic for readers.
+    """
+    if engine.dialect.name == "postgresql":
+        with engine.begin() as conn:
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": SCHEMA_LOCK_KEY})
+            yield conn
+        return
+    with engine.connect() as conn:
+        if engine.dialect.name != "sqlite":  # no portable way to serialise: best effort
+            with conn.begin():
+                yield conn
+            return
+        conn = conn.execution_options(isolation_level="AUTOCOMMIT")  # we issue BEGIN/COMMIT
+        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        try:
+            yield conn
+        except BaseException:
+            raw = conn.connection.dbapi_connection
+            if raw is not None and raw.in_transaction:  # SQLite may have rolled back already
+                conn.exec_driver_sql("ROLLBACK")
+            raise
+        conn.exec_driver_sql("COMMIT")

@@ -11,6 +11,7 @@ from typing import ClassVar
 from sqlalchemy import Table, insert
 
 from domain.model import Model
+from domain.pipeline_run import PipelineRun
 
 from .folding import Batch, Projection, event_type
 from .tables import event_index
@@ -30,6 +31,15 @@ def owning_model_id(event: object) -> str | None:
     return None if model_id is None else str(model_id)
 
 
+def owning_run_id(event: object) -> str | None:
+    """The run an event belongs to (a run's own events) or was made in (its outputs, links
+    and metadata logged from its steps)."""
+    if isinstance(event, PipelineRun.Event):
+        return str(event.originator_id)
+    run_id = getattr(event, "run_id", None)
+    return None if run_id is None else str(run_id)
+
+
 class EventIndex(Projection):
     name: ClassVar[str] = "event_index"
     tables: ClassVar[tuple[Table, ...]] = (event_index,)
@@ -40,6 +50,7 @@ class EventIndex(Projection):
             {
                 "position": position,
                 "model_id": owning_model_id(event),
+                "run_id": owning_run_id(event),
                 "type": event_type(event),
                 "actor": getattr(event, "actor", None),
                 "timestamp": event.timestamp,  # type: ignore[attr-defined]

@@ -1,4 +1,9 @@
-"""Metadata: every value ever logged per key on a model version, artifact version or run."""
+"""Metadata: every value ever logged per key on a model version, artifact version or run.
+
+Values are stored as the event holds them: JSON in the lossless form of
+``domain.validation.encode_metadata`` (NaN, infinities and big integers tagged), which both
+backends' JSON columns accept. Readers decode them with ``domain.validation.decode_value``.
+"""
 
 from __future__ import annotations
 

@@ -7,14 +7,26 @@ reads (``modelplane model list``) never loads the event-sourcing machinery.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from sqlalchemy import ColumnElement, Connection, RowMapping, and_, bindparam, func, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    RowMapping,
+    Table,
+    and_,
+    bindparam,
+    func,
+    or_,
+    select,
+)
 
 from domain import stages
-from domain.errors import NotFoundError, ValidationError
+from domain.errors import NotFoundError, RegistryError, ValidationError
+from domain.names import as_number
+from domain.validation import check_moment
 
 from .tables import (
     artifact_consumers,
@@ -28,10 +40,11 @@ from .tables import (
     runs,
     stage_changes,
     stage_holders,
+    version_states,
     versions,
 )
 
-M, V = models.c, versions.c
+M, V, VS = models.c, versions.c, version_states.c
 
 _model_by_name = select(models).where(M.name == bindparam("name"), M.deleted.is_(False))
 _model_by_id = select(models).where(M.id == bindparam("id"))
@@ -164,8 +177,8 @@ def quick_version_row(conn: Connection, model_name: object, selector: object) ->
         return None
     if isinstance(selector, bool):
         return None
-    if isinstance(selector, int) or (isinstance(selector, str) and selector.isdigit()):
-        params = {"model_name": model_name, "number": int(selector)}
+    if (number := as_number(selector)) is not None:
+        params = {"model_name": model_name, "number": number}
         return conn.execute(_by_name_and_number, params).mappings().first()
     stage = stages_selector(selector)
     if stage in stages.EXCLUSIVE:
@@ -204,9 +217,9 @@ def version_row(conn: Connection, model: RowMapping, selector: object) -> RowMap
             )
             raise NotFoundError(msg)
         return row
-    if isinstance(selector, int) or (isinstance(selector, str) and selector.isdigit()):
+    if (number := as_number(selector)) is not None:
         row = (
-            conn.execute(_version_by_number, {"model_id": model_id, "number": int(selector)})
+            conn.execute(_version_by_number, {"model_id": model_id, "number": number})
             .mappings()
             .first()
         )
@@ -338,24 +351,45 @@ def stage_history(conn: Connection, model_ids: Sequence[str]) -> list[RowMapping
     query = (
         select(stage_changes)
         .where(stage_changes.c.model_id.in_(model_ids))
-        .order_by(stage_changes.c.position)
+        .order_by(stage_changes.c.position, stage_changes.c.version_name)
     )
     return list(conn.execute(query).mappings())
 
 
 def position_at(conn: Connection, moment: datetime | int) -> int:
-    """The last log position at or before a moment (a position is taken as is)."""
+    """The log position a moment denotes: what a reader saw then, a whole transaction at a time.
+
+    A datetime selects every transaction visible at that time (event timestamps are taken
+    under the write lock and increase with position: ``projections.clock``); a naive datetime
+    is UTC, the one rule on every entry point. A position means the end of the transaction
+    holding it (a reader never sees half of a forced promotion), and a position past the
+    head means the head.
+    """
+    check_moment(moment)
     if isinstance(moment, bool) or not isinstance(moment, (int, datetime)):
         msg = f"'at' must be a datetime or a log position, not {moment!r}."
         raise ValidationError(msg)
-    if isinstance(moment, int):
-        if moment < 0:
-            raise ValidationError("A log position is a number >= 0.")
-        return moment
-    query = select(func.max(event_index.c.position)).where(
-        event_index.c.timestamp <= moment.astimezone()
-    )
-    return int(conn.execute(query).scalar() or 0)
+    ei = event_index.c
+    if isinstance(moment, datetime):
+        query = select(func.max(ei.position)).where(ei.timestamp <= as_utc(moment))
+        return int(conn.execute(query).scalar() or 0)
+    if moment < 0:
+        raise ValidationError("A log position is a number >= 0.")
+    head = int(conn.execute(select(func.max(ei.position))).scalar() or 0)
+    if moment >= head:
+        return head
+    if moment == 0:
+        return 0
+    same_commit = select(ei.timestamp).where(ei.position == moment).scalar_subquery()
+    query = select(func.max(ei.position)).where(ei.timestamp == same_commit)
+    return int(conn.execute(query).scalar() or moment)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """A datetime in UTC; a naive one is taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
 
 
 def model_row_at(conn: Connection, name_or_id: object, position: int) -> RowMapping:
@@ -423,23 +457,59 @@ def version_row_at(
                 f"No version of model '{model['name']}' was in {stage} at log position {position}."
             )
             raise NotFoundError(msg)
-        return row, stage
-    elif isinstance(selector, int) or (isinstance(selector, str) and selector.isdigit()):
-        row = (
-            conn.execute(select(versions).where(existed, V.number == int(selector)))
-            .mappings()
-            .first()
-        )
+        return version_state_at(conn, row, position), stage
+    elif (number := as_number(selector)) is not None:
+        row = conn.execute(select(versions).where(existed, V.number == number)).mappings().first()
     else:
-        uid = as_uuid(selector)
+        # The version whose name at that position was this one (names change on rename).
+        named = select(VS.version_id).where(
+            VS.model_id == model["id"], VS.name == str(selector), VS.position <= position
+        )
         query = select(versions).where(
-            existed, or_(V.name == str(selector), V.id == str(uid or ""))
+            existed, V.id.in_(named), _state_at(VS.name, position) == str(selector)
         )
         row = conn.execute(query).mappings().first()
+        uid = as_uuid(selector)
+        if row is None and uid is not None:
+            row = conn.execute(select(versions).where(existed, V.id == str(uid))).mappings().first()
     if row is None:
         msg = f"Model '{model['name']}' had no version '{selector}' at log position {position}."
         raise NotFoundError(msg)
-    return row, stage_of_at(conn, row["id"], position)
+    return version_state_at(conn, row, position), stage_of_at(conn, row["id"], position)
+
+
+def _state_at(column: Any, position: int) -> Any:
+    """The value a version's field had at a position (correlated with ``versions``)."""
+    return (
+        select(column)
+        .where(VS.version_id == V.id, VS.position <= position, column.is_not(None))
+        .order_by(VS.position.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+
+
+def version_state_at(conn: Connection, row: RowMapping, position: int) -> RowMapping:
+    """A version's row as it read at a log position: its name, description and tags then."""
+    then = (
+        conn.execute(
+            select(
+                _state_at(VS.name, position).label("name"),
+                _state_at(VS.description, position).label("description"),
+                _state_at(VS.tags, position).label("tags"),
+            )
+            .select_from(versions)
+            .where(V.id == row["id"])
+        )
+        .mappings()
+        .first()
+    )
+    state = dict(row)
+    if then is not None and then["name"] is not None:
+        state.update(then)
+        if state["tags"] is None:
+            state["tags"] = []
+    return state  # type: ignore[return-value]
 
 
 def stage_of_at(conn: Connection, version_id: str, position: int) -> str:
@@ -460,7 +530,11 @@ def event_positions(
 ) -> list[int]:
     query = select(event_index.c.position).where(event_index.c.position > after)
     if model_ids is not None:
-        query = query.where(event_index.c.model_id.in_(model_ids))
+        # the model's own events, and those of its runs (steps, outputs, the end)
+        its_runs = select(runs.c.id).where(runs.c.model_id.in_(model_ids))
+        query = query.where(
+            or_(event_index.c.model_id.in_(model_ids), event_index.c.run_id.in_(its_runs))
+        )
     query = query.order_by(event_index.c.position).limit(limit)
     return [int(p) for p in conn.execute(query).scalars()]
 
@@ -537,12 +611,14 @@ def artifact_version_row(
         query = select(artifact_versions).where(av.name == str(name_or_id))
         if version is None:
             query = query.order_by(av.number.desc()).limit(1)
-        elif isinstance(version, int) or (isinstance(version, str) and version.isdigit()):
-            query = query.where(av.number == int(version))
+        elif (number := as_number(version)) is not None:
+            query = query.where(av.number == number)
         else:
             vid = as_uuid(version)
             query = query.where(av.id == str(vid or ""))
         row = conn.execute(query).mappings().first()
+    if row is None and version is None:  # an id prefix, as in ZenML (never with a version)
+        row = row_by_id_prefix(conn, artifact_versions, name_or_id, "artifact versions")
     if row is None:
         which = "any version" if version is None else f"version '{version}'"
         msg = f"No artifact named or with id '{name_or_id}' has {which}."
@@ -599,8 +675,10 @@ def run_row(conn: Connection, run_id: object) -> RowMapping:
             .mappings()
             .first()
         )
+    if row is None:  # neither an id nor a name: an id prefix, as in ZenML
+        row = row_by_id_prefix(conn, runs, run_id, "pipeline runs")
     if row is None:
-        msg = f"No pipeline run named or with id '{run_id}' exists."
+        msg = f"No pipeline run named, with id or with id prefix '{run_id}' exists."
         raise NotFoundError(msg)
     return row
 
@@ -671,3 +749,46 @@ def runs_consuming_version(conn: Connection, model_version_id: str) -> list[RowM
         .order_by(runs.c.position)
     )
     return list(conn.execute(query).mappings())
+
+
+# ---------------------------------------------------------------------- id prefixes
+
+
+class AmbiguousPrefixError(RegistryError, KeyError):
+    """Raised when an id prefix matches several entities (ZenML raises a ``KeyError`` too)."""
+
+
+_HEX_DIGITS = frozenset("0123456789abcdef")
+
+
+def id_prefix(text: object) -> str | None:
+    """``text`` as the start of a stored id (``str(uuid)``), or None if it is not an id prefix.
+
+    As in ZenML, a prefix is hex digits with or without dashes (dashes are dropped, then put
+    back where ``str(UUID)`` has them, so the lookup is a LIKE on the indexed id column);
+    a full id is not a prefix (it is looked up exactly, before names and prefixes).
+    """
+    if not isinstance(text, str):
+        return None
+    digits = text.replace("-", "").lower()
+    if not digits or len(digits) >= 32 or not set(digits) <= _HEX_DIGITS:
+        return None
+    groups = [digits[a:b] for a, b in ((0, 8), (8, 12), (12, 16), (16, 20), (20, 32))]
+    return "-".join(group for group in groups if group)
+
+
+def row_by_id_prefix(conn: Connection, table: Table, text: object, what: str) -> RowMapping | None:
+    """The one row of ``table`` whose id starts with the prefix ``text``; None if none does.
+
+    ``what`` names the entities in the plural ("pipeline runs") for the error raised when
+    several ids share the prefix: which one was meant cannot be guessed.
+    """
+    prefix = id_prefix(text)
+    if prefix is None:
+        return None
+    matching = table.c.id.startswith(prefix)
+    count = conn.execute(select(func.count()).select_from(table).where(matching)).scalar_one()
+    if count > 1:
+        msg = f"{count} {what} have an id starting with '{text}'; use a longer prefix."
+        raise AmbiguousPrefixError(msg)
+    return conn.execute(select(table).where(matching)).mappings().first()

@@ -66,13 +66,14 @@ def stored_fingerprint(conn: Connection) -> str | None:
     return conn.execute(select(schema.c.fingerprint)).scalar()
 
 
-def upgrade(session: Session, log: EventLog, progress: Progress | None = None) -> bool:
+def upgrade(session: Session | Connection, log: EventLog, progress: Progress | None = None) -> bool:
     """Make the read tables match this code's, refolding the log if they did not.
 
-    Runs in the caller's transaction, which must hold the log's write lock. Returns whether
-    the tables were rebuilt.
+    Runs in the caller's transaction, which must hold the log's write lock and, on a store
+    other processes may be creating at the same time, the schema lock
+    (``projections.engine.schema_transaction``). Returns whether the tables were rebuilt.
     """
-    conn = session.connection()
+    conn = session.connection() if isinstance(session, Session) else session
     if stored_fingerprint(conn) == FINGERPRINT:
         return False
     table_metadata.drop_all(conn)

@@ -68,10 +68,14 @@ class StageHistory(Projection):
     @process_event.register
     def _(self, event: Model.VersionDeleted, position: int, batch: Batch) -> None:
         if event.stage in stages.EXCLUSIVE:
+            model_id = str(event.originator_id)
+            _left_by_deletion(
+                batch, event, position, model_id, event.version_id, event.version_name, event.stage
+            )
             batch.add(
                 _insert_holder,
                 {
-                    "model_id": str(event.originator_id),
+                    "model_id": model_id,
                     "stage": event.stage,
                     "position": position,
                     "version_id": None,
@@ -80,13 +84,51 @@ class StageHistory(Projection):
 
     @process_event.register
     def _(self, event: Model.Deleted, position: int, batch: Batch) -> None:
+        model_id = str(event.originator_id)
+        for holder in event.holders:
+            _left_by_deletion(
+                batch,
+                event,
+                position,
+                model_id,
+                holder["version_id"],
+                holder["version_name"],
+                holder["stage"],
+            )
         for stage in stages.EXCLUSIVE:
             batch.add(
                 _insert_holder,
-                {
-                    "model_id": str(event.originator_id),
-                    "stage": stage,
-                    "position": position,
-                    "version_id": None,
-                },
+                {"model_id": model_id, "stage": stage, "position": position, "version_id": None},
             )
+
+
+def _left_by_deletion(
+    batch: Batch,
+    event: Model.VersionDeleted | Model.Deleted,
+    position: int,
+    model_id: str,
+    version_id: str,
+    version_name: str,
+    stage: str,
+) -> None:
+    """A holder left its stage because it or its model was deleted: ``stage -> deleted``.
+
+    The row shares the deletion's position (the primary key is position and version, as a
+    model's deletion can release two holders at once).
+    """
+    batch.add(
+        _insert_change,
+        {
+            "position": position,
+            "model_id": model_id,
+            "version_id": version_id,
+            "version_name": version_name,
+            "stage": stages.DELETED,
+            "previous_stage": stage,
+            "displaced_version_id": None,
+            "displaced_version_name": None,
+            "actor": event.actor,
+            "reason": event.reason,
+            "timestamp": event.timestamp,
+        },
+    )

@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, OperationalError, Recording
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.persistence import Recording
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
 
 from domain.registry import Registry
 
+from .clock import lock_and_date
+from .engine import schema_transaction
 from .log import EventLog
 from .runner import catch_up, stored_fingerprint, upgrade
 from .tables import FINGERPRINT
@@ -28,18 +30,26 @@ class ProjectedRegistry(Registry):
     name = Registry.name  # the library would otherwise name the tables after this subclass
 
     def __init__(self, env: dict[str, str] | None = None) -> None:
-        super().__init__(env)
+        # the library's own table creation is not safe for concurrent first use: the tables
+        # are created in _upgrade_read_tables, under a lock (whatever env or os.environ say)
+        super().__init__({**(env or {}), "CREATE_TABLE": "n"})
         datastore = self.recorder.datastore  # type: ignore[attr-defined]
         self.engine: Engine = datastore.engine
         table: Table = self.recorder.events_record_cls.__table__  # type: ignore[attr-defined]
         self.event_log = EventLog(table, self.mapper)
         self._upgrade_read_tables()
+        #: The session of the save in progress (its events are dated under its lock).
+        self._saving: Any = None
         #: Called after each committed save with the position reached (used by followers).
         self.on_commit: list[Callable[[int], None]] = []
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
-            recordings = super().save(*objs, **kwargs)
+            self._saving = session
+            try:
+                recordings = super().save(*objs, **kwargs)
+            finally:
+                self._saving = None
             if recordings:
                 catch_up(session, self.event_log, recordings)
         if recordings:
@@ -47,25 +57,60 @@ class ProjectedRegistry(Registry):
                 callback(int(recordings[-1].notification.id))
         return recordings
 
-    def _upgrade_read_tables(self) -> None:
-        """Create the read tables, or rebuild them from the log if this code's differ.
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
+        """Date the events with the moment they become visible, under the write lock."""
+        session = self._saving
+        if session is not None and processing_event.events:
+            at = lock_and_date(
+                session,
+                self.event_log.table,
+                self.lock_log,
+                self.engine.dialect.name,
+                processing_event.events,
+            )
+            created = {
+                e.originator_id for e in processing_event.events if e.originator_version == 1
+            }
+            # the cached aggregates must read as a reload from the log would
+            for aggregate_id, aggregate in processing_event.aggregates.items():
+                vars(aggregate)["_modified_on"] = at
+                if aggregate_id in created:
+                    vars(aggregate)["_created_on"] = at
+        return super()._record(processing_event)
 
-        Another process may be doing the same: the work runs under the log's write lock and
-        re-checks there; a SQLite reader that raced the upgrade simply tries again.
+    def _upgrade_read_tables(self) -> None:
+        """Create the log's and the read tables, or rebuild the read tables if this code's differ.
+
+        Any number of processes may open a new store at once. The library's own table
+        creation (``CREATE_TABLE``, a check-then-create per table) is switched off in
+        ``__init__`` because two processes both see "missing" and one fails. Instead the
+        library's tables (its own ``Table`` objects, created as its ``create_table()`` does
+        with ``checkfirst``) and the read tables are created here, in one
+        :func:`~projections.engine.schema_transaction` that serialises across processes and
+        re-checks under its lock, so the second process finds everything and creates nothing.
+        (``recorder.create_table()`` itself cannot be used: it opens connections of its own,
+        outside that transaction, and on SQLite would wait for the lock this one holds.)
+        An existing, current store skips the lock (one look at the catalog and the
+        fingerprint), so opening it never waits for other writers.
         """
+        log_tables = self._log_tables()
         with self.engine.connect() as conn:
-            if stored_fingerprint(conn) == FINGERPRINT:
+            if all(conn.dialect.has_table(conn, t.name, schema=t.schema) for t in log_tables) and (
+                stored_fingerprint(conn) == FINGERPRINT
+            ):
                 return
-        for attempt in range(10):
-            try:
-                with self.transaction(commit=True) as session:
-                    self.lock_log(session)
-                    upgrade(session, self.event_log)
-                return
-            except (OperationalError, IntegrityError):
-                if attempt == 9:
-                    raise
-                time.sleep(0.05 * (attempt + 1))
+        with schema_transaction(self.engine) as conn:
+            for table in log_tables:
+                table.create(conn, checkfirst=True)
+            self.lock_log(conn)  # live writers (already past their first use) wait too
+            upgrade(conn, self.event_log)
+
+    def _log_tables(self) -> list[Table]:
+        """The tables the event-sourcing library defines: the events' and the snapshots'."""
+        tables: list[Table] = list(self.recorder.tables)  # type: ignore[attr-defined]
+        if self.snapshots is not None:
+            tables += self.snapshots.recorder.tables  # type: ignore[attr-defined]
+        return tables
 
     def lock_log(self, session: Any) -> None:
         """Hold the log's write lock for the rest of the transaction (as every append does).
@@ -81,10 +126,14 @@ class ProjectedRegistry(Registry):
 
 
 def open_registry(url: str) -> ProjectedRegistry:
-    """Open (creating if needed) the store at a SQLAlchemy URL."""
+    """Open (creating if needed) the store at a SQLAlchemy URL.
+
+    ``CREATE_TABLE`` is off: the library would create its tables unserialised, racing other
+    processes opening the same new store; ``ProjectedRegistry`` creates them under a lock.
+    """
     env = {
         "PERSISTENCE_MODULE": "projections.persistence:Factory",
         "SQLALCHEMY_URL": url,
-        "CREATE_TABLE": "y",
+        "CREATE_TABLE": "n",
     }
     return ProjectedRegistry(env=env)

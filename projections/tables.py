@@ -63,7 +63,9 @@ class JSONValue(TypeDecorator[Any]):
     """JSON documents: PostgreSQL's ``json``; on SQLite, TEXT converted with orjson.
 
     SQLite's own JSON column type has numeric affinity, which turns a bare JSON number such
-    as a 30-digit integer into a lossy REAL; TEXT keeps exactly what was logged.
+    as a 30-digit integer into a lossy REAL; TEXT keeps exactly what was logged. Python's
+    None is SQL NULL on both backends (not the JSON text ``null``), so ``IS NULL`` means the
+    same on both.
     """
 
     impl = Text
@@ -72,9 +74,11 @@ class JSONValue(TypeDecorator[Any]):
     def load_dialect_impl(self, dialect: Dialect) -> Any:
         if dialect.name == "sqlite":
             return dialect.type_descriptor(Text())
-        return dialect.type_descriptor(JSON())
+        return dialect.type_descriptor(JSON(none_as_null=True))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
         if dialect.name == "sqlite":
             return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
         return value
@@ -154,12 +158,28 @@ versions = Table(
     Index("mp_versions_stage", "model_id", "stage"),
 )
 
+# A version's name, description and tags over log positions, for time travel: one row per
+# creation or update, holding the fields it set (NULL: unchanged by that event). The value of
+# a field at position p is the one of the last row <= p where it is not NULL.
+version_states = Table(
+    "mp_version_states",
+    metadata,
+    Column("version_id", ID, primary_key=True),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("model_id", ID, nullable=False),
+    Column("name", NAME, nullable=True),
+    _text("description"),
+    Column("tags", JSONValue, nullable=True),
+    Index("mp_version_states_name", "model_id", "name"),
+)
+
 stage_changes = Table(
     "mp_stage_changes",
     metadata,
+    # a model's deletion releases both exclusive stages at one position
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("model_id", ID, nullable=False),
-    Column("version_id", ID, nullable=False),
+    Column("version_id", ID, primary_key=True),
     Column("version_name", NAME, nullable=False),
     Column("stage", STAGE, nullable=False),
     Column("previous_stage", STAGE, nullable=False),
@@ -311,10 +331,13 @@ event_index = Table(
     metadata,
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("model_id", ID, nullable=True),
+    # the pipeline run an event belongs to or was made in (a model's feed includes its runs)
+    Column("run_id", ID, nullable=True),
     Column("type", String(64), nullable=False),
     Column("actor", NAME, nullable=True),
     Column("timestamp", UTCDateTime, nullable=False),
     Index("mp_event_index_model", "model_id", "position"),
+    Index("mp_event_index_run", "run_id", "position"),
     Index("mp_event_index_time", "timestamp"),
 )
 

@@ -225,11 +225,15 @@ def test_models_versions_promotion_history_and_events(store: str) -> None:
 
 
 def _pty_promote(answer: str) -> tuple[int, str]:
+    return _pty_update(answer, "model", "version", "update", "tty", "2", "--stage", "production")
+
+
+def _pty_update(answer: str, *args: str) -> tuple[int, str]:
     """Run a promotion into an occupied stage with stdin on a pseudo-terminal."""
     master, slave = os.openpty()
     try:
         proc = subprocess.Popen(
-            [EXE, "model", "version", "update", "tty", "2", "--stage", "production"],
+            [EXE, *args],
             env=_env(),
             stdin=slave,
             stdout=subprocess.PIPE,
@@ -401,9 +405,12 @@ def test_delete_model_and_version(store: str) -> None:
     fails("model", "describe", "gone", contains=("gone",))
     assert ok_json("model", "list")["total"] == 0
 
-    # history survives the deletion
+    # history survives the deletion; the holder's leaving its stage is in it
     history = ok_json("model", "history", "gone")
-    assert [(h["version"], h["stage"], h["reason"]) for h in history] == [("1", "staging", "life1")]
+    assert [(h["version"], h["stage"], h["reason"]) for h in history] == [
+        ("1", "staging", "life1"),
+        ("1", "deleted", "retired"),
+    ]
 
     # a second life under the same name; events show both
     second = ok_json("model", "register", "gone", "--description", "second life")
@@ -419,7 +426,7 @@ def test_delete_model_and_version(store: str) -> None:
     assert any(e["type"] == "Model.Deleted" for e in events)
     model_ids = {e.get("model_id") for e in events} - {None}
     assert model_ids == {first_id, second["id"]}
-    assert len(ok_json("model", "history", "gone")) == 1
+    assert len(ok_json("model", "history", "gone")) == 2
 
 
 def test_error_paths(store: str) -> None:

@@ -261,6 +261,7 @@ def test_lineage_through_the_cli(client: Client) -> None:
     artifact = json.loads(run("artifact", "describe", "trained_model", "--json").stdout)
     assert artifact["producer_step"] == "train" and artifact["consumers"] == []
     stale = client._store.registry.start_run("stale", pipeline="p", actor="t")
+    env["MODELPLANE_STALE_RUN_SECONDS"] = "0"  # silent for longer than that: stale
     assert run("run", "mark-failed", str(stale.id), "--reason", "host died").returncode == 0
     assert client.get_pipeline_run(stale.id).error == "host died"
     again = run("run", "mark-failed", str(stale.id))

@@ -76,7 +76,7 @@ def test_killed_run_stays_running_and_its_artifacts_load(store: str, tmp_path: P
             "--reason",
             "killed",
         ],
-        env=dict(os.environ),
+        env=dict(os.environ, MODELPLANE_STALE_RUN_SECONDS="0"),  # it is stale: no --force
         capture_output=True,
         text=True,
         timeout=60,

@@ -324,14 +324,22 @@ def test_deleted_model_history_and_both_lives(client: Client) -> None:
     client.update_model_version("iris", 1, stage="production")
     first_life = client.get_stage_history("iris")
     client.delete_model("iris", reason="retired")
-    assert client.get_stage_history("iris") == first_life
+    # the holder leaves production with its model: the history says so
+    after = client.get_stage_history("iris")
+    assert after[:-1] == first_life
+    assert (after[-1].version, after[-1].previous_stage, after[-1].stage) == (
+        "1",
+        ModelStages.PRODUCTION,
+        "deleted",
+    )
+    assert (after[-1].actor, after[-1].reason) == ("tester", "retired")
     old_events = client.list_events(model="iris")
     assert old_events[-1].type == "Model.Deleted" and old_events[-1].payload["reason"] == "retired"
     client.create_model("iris")
     v = client.create_model_version("iris")
     assert v.number == 1, "a new life of a name starts counting again"
     client.update_model_version("iris", 1, stage="staging")
-    assert len(client.get_stage_history("iris")) == 2
+    assert len(client.get_stage_history("iris")) == 3
     both = client.list_events(model="iris")
     assert [e.position for e in both[: len(old_events)]] == [e.position for e in old_events]
     assert len({e.model_id for e in both}) == 2

@@ -77,6 +77,31 @@ def register(env: dict[str, str], name: str, barrier: Any, results: Any) -> None
         results.put((os.getpid(), "crash", traceback.format_exc()))
 
 
+def first_use(env: dict[str, str], role: str, name: str, barrier: Any, results: Any) -> None:
+    """Touch a store nobody has opened yet, all workers at once: ``role`` "write" registers
+    the model ``name`` through the SDK, "read" lists models through the CLI's code path
+    (``python -m modelplane model list`` in this process); report the outcome."""
+    try:
+        os.environ.update(env)
+        from modelplane.cli import app
+        from modelplane.client import Client
+
+        barrier.wait(timeout=300)  # imports done: the race is only the store's first use
+        if role == "write":
+            created = Client().create_model(name)
+            results.put((os.getpid(), "ok", (role, created.name)))
+        else:
+            try:
+                app(["model", "list"], prog_name="modelplane", standalone_mode=False)
+            except SystemExit as stop:
+                if stop.code not in (0, None):
+                    raise
+            results.put((os.getpid(), "ok", (role, len(Client().list_models(size=100)))))
+    except BaseException:
+        barrier.abort()  # the others stop waiting for this one
+        results.put((os.getpid(), "crash", traceback.format_exc()))
+
+
 def write_or_replay(
     env: dict[str, str],
     model: str,

@@ -9,6 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from domain.errors import ValidationError
+from domain.names import normalise_name, normalise_names
 
 from ..enums import ArtifactType
 
@@ -27,9 +28,9 @@ class ArtifactConfig:
         if is_model_artifact and is_deployment_artifact:
             msg = "An artifact is a model artifact or a deployment artifact, not both."
             raise ValidationError(msg)
-        self.name = name
+        self.name = normalise_name(name)  # NFC, as the registry stores names
         self.version = version
-        self.tags = list(tags or [])
+        self.tags = normalise_names(list(tags or []))
         self.run_metadata = dict(run_metadata or {})
         self.artifact_type = None if artifact_type is None else ArtifactType(str(artifact_type))
         self.is_model_artifact = is_model_artifact

@@ -100,6 +100,10 @@ class Materializer:
     #: Built-ins for optional libraries: their types are resolved (``resolve_types``) only
     #: once one of these modules has been imported by someone else.
     modules: ClassVar[tuple[str, ...]] = ()
+    #: True when ``load`` returns something that points into the folder (a path) rather than
+    #: a value in memory: the store then hands ``load`` a private, verified copy of the folder,
+    #: so whatever the caller does to the result cannot alter the stored version.
+    private_copy: ClassVar[bool] = False
 
     def __init__(self) -> None:
         self.warnings: list[str] = []
@@ -133,7 +137,11 @@ class Materializer:
         (folder / encoded[0]).write_bytes(encoded[1])
 
     def load(self, folder: Path, data_type: str) -> Any:
-        """Read the value back from ``folder``; ``data_type`` is the saved ``module:qualname``."""
+        """Read the value back from ``folder``; ``data_type`` is the saved ``module:qualname``.
+
+        The store has checked ``folder`` against its content hash just before; ``folder`` is
+        the stored one (read-only) unless ``private_copy`` is set.
+        """
         raise NotImplementedError
 
     def warn(self, message: str) -> None:
@@ -308,12 +316,18 @@ class BytesMaterializer(Materializer):
 class PathMaterializer(Materializer):
     """A file or a folder on disk, copied in (a folder recursively, symlinks followed).
 
-    The copy keeps the file or folder name, so loading returns a Path to it inside the store:
-    for reading only, as the store's content must keep matching its hash.
+    The copy keeps the file or folder name. Loading returns a Path with that name in a fresh
+    temp folder (``private_copy``), never a path inside the store: as in ZenML, the caller
+    owns the returned copy and may write into it or delete it, and the stored version (and
+    every later load or deduplicated save of it) stays what was saved. A read-only view of
+    the stored files was not chosen: read-only bits can be chmod'ed back by the owner, a
+    ``save`` of a file opened in place would rewrite the store, and ZenML users expect a
+    writable copy. The copy is made in the same pass that checks the content hash.
     """
 
     name = "modelplane.path"
     types = (Path,)
+    private_copy = True
 
     def save(self, value: Any, folder: Path) -> None:
         source = Path(value)

@@ -11,9 +11,10 @@ import sys
 
 import typer
 
-from domain.errors import RegistryError
+from domain.errors import RegistryError, ValidationError
 
 from . import audit, lineage, models
+from .render import visible
 
 app = typer.Typer(
     name="modelplane",
@@ -32,11 +33,21 @@ app.command("events")(audit.events)
 app.command("replay")(audit.replay)
 
 
-def main() -> None:
+def main(args: list[str] | None = None) -> None:
+    """The console script; ``args`` (default: ``sys.argv[1:]``) lets tests run it in-process.
+
+    stdout carries data only (tables, JSON): rich's shared console, which progress bars and
+    live displays use unless given another, writes to stderr.
+    """
+    import rich
+
+    rich.reconfigure(stderr=True)
     try:
-        app()
+        _check_arguments(sys.argv[1:] if args is None else args)
+        app(args=args)
     except RegistryError as error:
-        sys.stderr.write(f"Error: {error}\n")
+        # One line: the message quotes user data, whose newlines and escapes stay visible.
+        sys.stderr.write(f"Error: {visible(error)}\n")
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -46,8 +57,24 @@ def main() -> None:
         if not _is_store_error(error):
             raise
         first_line = str(error).strip().splitlines()[0] if str(error).strip() else ""
-        sys.stderr.write(f"Error: the store failed: {type(error).__name__}: {first_line}\n")
+        name = type(error).__name__
+        sys.stderr.write(f"Error: the store failed: {name}: {visible(first_line)}\n")
         sys.exit(1)
+
+
+def _check_arguments(args: list[str]) -> None:
+    """Refuse arguments that are not valid UTF-8 (Python hands them over as surrogates).
+
+    No name, tag or text can be stored with them; refusing here keeps them from reaching the
+    store as an encoding error.
+    """
+    for index, arg in enumerate(args, start=1):
+        try:
+            arg.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = visible(arg.encode("utf-8", "backslashreplace").decode("utf-8"))
+            msg = f"Argument {index} ('{shown}') is not valid UTF-8 text."
+            raise ValidationError(msg) from None
 
 
 def _is_store_error(error: BaseException) -> bool:

@@ -9,7 +9,8 @@ import typer
 from domain.errors import ValidationError
 
 from . import render
-from .models import JsonOpt, _client, versions
+from .models import JsonOpt, PageOpt, SizeOpt, _client, _get_version, versions
+from .params import version_selector
 
 runs = typer.Typer(
     help="Pipeline runs: list, describe, mark a stale run failed.", no_args_is_help=True
@@ -29,7 +30,7 @@ def version_artifacts(
     """Artifact versions linked to a model version, by kind."""
     if kind is not None and kind not in KINDS:
         raise ValidationError(f"--kind must be one of {', '.join(KINDS)}, not '{kind}'.")
-    found = _client().get_model_version(name, version)
+    found = _get_version(_client(), name, version)
     groups = {
         "data": found.data_artifacts,
         "model": found.model_artifacts,
@@ -58,7 +59,7 @@ def version_artifacts(
 @versions.command("runs")
 def version_runs(name: str, version: str, as_json: JsonOpt = False) -> None:
     """Runs that produced a model version and runs that consumed it."""
-    found = _client().get_model_version(name, version)
+    found = _get_version(_client(), name, version)
     producing, consuming = found.producing_runs, found.consuming_runs
     if as_json:
         render.print_json({"producing": producing, "consuming": consuming})
@@ -81,8 +82,8 @@ def version_runs(name: str, version: str, as_json: JsonOpt = False) -> None:
 def list_runs(
     model: Annotated[str | None, typer.Option(help="Only runs of this model.")] = None,
     status: Annotated[str | None, typer.Option(help="running, completed or failed.")] = None,
-    page: Annotated[int, typer.Option(min=1)] = 1,
-    size: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    page: PageOpt = 1,
+    size: SizeOpt = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """List pipeline runs, newest first."""
@@ -154,12 +155,31 @@ def describe_run(name_or_id: str, as_json: JsonOpt = False) -> None:
 def mark_failed(
     name_or_id: str,
     reason: Annotated[str, typer.Option(help="Why (kept in the log).")] = "marked failed",
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force", "-f", help="Also end a run that is still alive (its pipeline then stops)."
+        ),
+    ] = False,
 ) -> None:
-    """End a run left running (its process died) as failed."""
+    """End a run left running (its process died: the run is stale) as failed.
+
+    A run that still shows signs of life is refused without ``--force``: its pipeline is
+    probably running, and would stop at its next step.
+    """
     from modelplane import config
 
     client = _client()
     run = client.get_pipeline_run(name_or_id)
+    if run.status != "running":
+        raise ValidationError(f"Run '{run.name}' already ended ({run.status}).")
+    if not run.stale and not force:
+        msg = (
+            f"Run '{run.name}' is still alive (last sign of life {render.when(run.updated)}, "
+            f"stale after {config.stale_run_seconds():g}s without one); pass --force to mark "
+            "it failed anyway, which stops its pipeline at its next step."
+        )
+        raise ValidationError(msg)
     client._store.registry.finish_run(run.id, status="failed", error=reason, actor=config.actor())
     render.note(f"Run '{run.name}' marked failed.")
 
@@ -167,8 +187,8 @@ def mark_failed(
 @artifacts.command("list")
 def list_artifacts(
     name: Annotated[str | None, typer.Option(help="Only versions of this artifact.")] = None,
-    page: Annotated[int, typer.Option(min=1)] = 1,
-    size: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    page: PageOpt = 1,
+    size: SizeOpt = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """List artifact versions, newest first."""
@@ -202,6 +222,8 @@ def describe_artifact(
     as_json: JsonOpt = False,
 ) -> None:
     """One artifact version: where it is stored, what made it, which runs read it."""
+    if version is not None:
+        version_selector(version)
     found = _client().get_artifact_version(name_or_id, version)
     consumers = found.consumers
     if as_json:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
-from datetime import datetime
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
 from domain.errors import StageOccupiedError, ValidationError
 
 from . import render
+from .params import AT_HELP, MAX_PAGE, WholeNumber, parse_at, version_selector
 
 app = typer.Typer(help="Register, list, describe, update and delete models.", no_args_is_help=True)
 versions = typer.Typer(
@@ -20,6 +21,8 @@ versions = typer.Typer(
 app.add_typer(versions, name="version")
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+PageOpt = Annotated[int, typer.Option(click_type=WholeNumber(1, MAX_PAGE), help="Page number.")]
+SizeOpt = Annotated[int, typer.Option(click_type=WholeNumber(1, 10_000), help="Items per page.")]
 TagsOpt = Annotated[Optional[list[str]], typer.Option("--tag", "-t", help="A tag (repeatable).")]  # noqa: UP045
 
 
@@ -30,26 +33,38 @@ def _client():  # type: ignore[no-untyped-def]
 
 
 def _confirm(question: str, yes: bool, refusal: str) -> bool:
-    """Ask on a terminal; without one, refuse unless ``-y`` was given."""
+    """Ask on a terminal; without one, refuse unless ``-y`` was given.
+
+    The question quotes names, so it is printed with their control characters made visible.
+    """
     if yes:
         return True
     if not sys.stdin.isatty():
         raise ValidationError(refusal)
-    return typer.confirm(question, default=False)
+    return typer.confirm(render.visible(question), default=False)
 
 
-def parse_at(value: str | None) -> datetime | int | None:
-    """A log position (digits) or an ISO 8601 time."""
-    if value is None:
-        return None
-    if value.isdigit():
-        return int(value)
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        msg = f"'{value}' is neither a log position nor an ISO 8601 time (2026-11-26T09:15:00)."
-        raise ValidationError(msg) from None
-    return moment
+def _get_version(client: Any, name: str, version: str, at: Any = None) -> Any:
+    """``client.get_model_version`` for a VERSION argument, refused in CLI words.
+
+    ``none`` and ``archived`` may be held by several versions, so they select no single one;
+    the SDK's message names its own call, this one the command that lists them.
+    """
+    from domain import stages
+    from projections.queries import stages_selector
+
+    stage = stages_selector(version_selector(version))
+    if stage is not None and stage != stages.LATEST and stage not in stages.EXCLUSIVE:
+        msg = f"Several versions of '{name}' may be in stage '{stage}', so it names no version"
+        if at is None:
+            msg += (
+                f"; list them with: modelplane model version list {shlex.quote(name)} "
+                f"--stage {stage}"
+            )
+        else:
+            msg += "; with --at, name a version, a number, staging or production."
+        raise ValidationError(msg)
+    return client.get_model_version(name, version, at=at)
 
 
 def _show_model(model, as_json: bool) -> None:  # type: ignore[no-untyped-def]
@@ -89,7 +104,7 @@ def _show_version(version, as_json: bool) -> None:  # type: ignore[no-untyped-de
         ("model", version.model_name),
         ("name", version.name),
         ("number", version.number),
-        ("stage", version.stage.value),
+        ("stage", _stage_text(version.stage)),
         ("description", version.description),
         ("tags", ", ".join(version.tags)),
         ("created", render.when(version.created)),
@@ -132,8 +147,8 @@ def register(
 def list_models(
     name: Annotated[Optional[str], typer.Option(help="Only names containing this.")] = None,  # noqa: UP045
     tag: Annotated[Optional[str], typer.Option(help="Only models with this tag.")] = None,  # noqa: UP045
-    page: Annotated[int, typer.Option(min=1)] = 1,
-    size: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    page: PageOpt = 1,
+    size: SizeOpt = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """List live models."""
@@ -212,28 +227,93 @@ def delete(
 
 @app.command("history")
 def history(name: str, as_json: JsonOpt = False) -> None:
-    """Every stage change of every version, oldest first (earlier lives of the name too)."""
-    entries = _client().get_stage_history(name)
+    """Every stage change of every version, oldest first, one table per life of the name.
+
+    A name deleted and registered again names two models (two lives) whose version numbers
+    both start at 1: the lives are told apart, each with when it was registered and deleted.
+    A version that left its stage because it or its model was deleted shows ``deleted``.
+    """
+    client = _client()
+    entries = client.get_stage_history(name)
+    lives = _lives(client, name, {e.model_id for e in entries})
+    number = {life["id"]: index for index, life in enumerate(lives, start=1)}
     if as_json:
-        render.print_json(entries)
+        render.print_json(
+            [dict(render.plain(e), life=number.get(str(e.model_id))) for e in entries]
+        )
         return
-    render.table(
-        f"Stage history of {name}",
-        ("POSITION", "TIME", "VERSION", "FROM", "TO", "DISPLACED", "ACTOR", "REASON"),
-        [
+    columns = ("POSITION", "TIME", "VERSION", "FROM", "TO", "DISPLACED", "ACTOR", "REASON")
+    title: str | None = f"Stage history of {name}"
+    if len(lives) > 1:
+        render.line(f"Stage history of {name}: {len(lives)} models had this name.")
+        title = None
+    for index, life in enumerate(lives, start=1):
+        if len(lives) > 1:
+            render.line(f"\nLife {index} of {len(lives)}: {_life_text(life, name)}")
+        rows = [
             (
                 e.position,
                 render.when(e.timestamp),
                 e.version,
-                e.previous_stage.value,
-                e.stage.value,
+                _stage_text(e.previous_stage),
+                _stage_text(e.stage),
                 e.displaced_version,
                 e.actor,
                 e.reason,
             )
             for e in entries
-        ],
-    )
+            if str(e.model_id) == life["id"]
+        ]
+        render.table(title, columns, rows)
+
+
+def _stage_text(stage: object) -> str:
+    """A stage as shown: a ``ModelStages`` member or a plain string such as ``deleted``."""
+    return str(getattr(stage, "value", stage))
+
+
+def _lives(client: Any, name: str, seen: set[Any]) -> list[dict[str, Any]]:
+    """Every model that had this name (or this id), oldest first, with its dates.
+
+    Models whose rows cannot be read (none expected) still get a life if history names them.
+    """
+    from projections import queries
+
+    with client._store.read() as conn:
+        ids = queries.model_ids_ever_named(conn, name)
+        lives = []
+        for model_id in ids:
+            row = queries.model_row(conn, model_id, deleted_ok=True)
+            lives.append(
+                {
+                    "id": str(row["id"]),
+                    "name": row["name"],
+                    "created": row["created"],
+                    "deleted": bool(row["deleted"]),
+                    "deleted_at": row["deleted_at"],
+                }
+            )
+    known = {life["id"] for life in lives}
+    lives += [
+        {"id": str(i), "name": None, "created": None, "deleted": False, "deleted_at": None}
+        for i in sorted(map(str, seen))
+        if str(i) not in known
+    ]
+    return lives
+
+
+def _life_text(life: dict[str, Any], name: str) -> str:
+    """``registered 2026-11-26 09:15:00, deleted 2026-11-27 10:00:00 (model 1a2b3c4d)``."""
+    parts = []
+    if life["created"] is not None:
+        parts.append(f"registered {render.when(life['created'])}")
+    if life["deleted"]:
+        parts.append(f"deleted {render.when(life['deleted_at'])}")
+    elif life["name"] is not None and life["name"] != name:
+        parts.append(f"now named '{life['name']}'")
+    elif life["name"] is not None:
+        parts.append("current")
+    return f"{', '.join(parts)} (model {life['id'][:8]})"
 
 
 # ----------------------------------------------------------------------- versions
@@ -244,8 +324,8 @@ def list_versions(
     name: str,
     stage: Annotated[Optional[str], typer.Option(help="Only versions in this stage.")] = None,  # noqa: UP045
     tag: Annotated[Optional[str], typer.Option()] = None,  # noqa: UP045
-    page: Annotated[int, typer.Option(min=1)] = 1,
-    size: Annotated[int, typer.Option(min=1, max=10_000)] = 50,
+    page: PageOpt = 1,
+    size: SizeOpt = 50,
     as_json: JsonOpt = False,
 ) -> None:
     """List a model's versions, newest first."""
@@ -257,7 +337,14 @@ def list_versions(
         f"Versions of {name}",
         ("ID", "NUMBER", "NAME", "STAGE", "TAGS", "CREATED"),
         [
-            (v.id, v.number, v.name, v.stage.value, ", ".join(v.tags), render.when(v.created))
+            (
+                v.id,
+                v.number,
+                v.name,
+                _stage_text(v.stage),
+                ", ".join(v.tags),
+                render.when(v.created),
+            )
             for v in result
         ],
     )
@@ -268,11 +355,11 @@ def list_versions(
 def describe_version(
     name: str,
     version: str,
-    at: Annotated[Optional[str], typer.Option(help="As of a log position or ISO time.")] = None,  # noqa: UP045
+    at: Annotated[Optional[str], typer.Option(help=AT_HELP)] = None,  # noqa: UP045
     as_json: JsonOpt = False,
 ) -> None:
     """Show one version (VERSION: a name, number, id, or stage such as production)."""
-    _show_version(_client().get_model_version(name, version, at=parse_at(at)), as_json)
+    _show_version(_get_version(_client(), name, version, at=parse_at(at)), as_json)
 
 
 @versions.command("create")
@@ -307,13 +394,20 @@ def update_version(
     remove_tag: Annotated[Optional[list[str]], typer.Option("--remove-tag")] = None,  # noqa: UP045
     as_json: JsonOpt = False,
 ) -> None:
-    """Change a version's stage (promote), name, description or tags."""
+    """Change a version's stage (promote), name, description or tags (all at once or none).
+
+    Promoting into a stage another version holds asks first on a terminal, and is refused
+    elsewhere unless ``--force`` is given.
+    """
     client = _client()
+    found = _get_version(client, name, version)
 
     def apply(forced: bool):  # type: ignore[no-untyped-def]
+        # by id: the answer to the question must reach this version even if the same
+        # command renames it
         return client.update_model_version(
             name,
-            version,
+            found.id,
             stage=stage,
             force=forced,
             reason=reason,
@@ -327,12 +421,17 @@ def update_version(
         updated = apply(force)
     except StageOccupiedError as occupied:
         if not sys.stdin.isatty():
-            raise
+            msg = (
+                f"Version '{occupied.holder}' of model '{name}' is in {occupied.stage}; "
+                f"pass --force to promote version '{found.name}' anyway and move "
+                f"'{occupied.holder}' to archived."
+            )
+            raise StageOccupiedError(msg, stage=occupied.stage, holder=occupied.holder) from None
         question = (
             f"Stage {occupied.stage} is held by version '{occupied.holder}', which will be "
-            f"moved to archived. Promote version '{version}' anyway?"
+            f"moved to archived. Promote version '{found.name}' anyway?"
         )
-        if not typer.confirm(question, default=False):
+        if not typer.confirm(render.visible(question), default=False):
             render.note("Model version stage update canceled.")
             return
         updated = apply(True)
@@ -347,7 +446,7 @@ def delete_version(
 ) -> None:
     """Delete one version (its number is never reused; the log keeps its history)."""
     client = _client()
-    found = client.get_model_version(name, version)
+    found = _get_version(client, name, version)
     if not _confirm(
         f"Delete version '{found.name}' of model '{name}'?",
         yes,

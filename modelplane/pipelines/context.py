@@ -198,7 +198,7 @@ class StepContext:
                 f"are: {', '.join(self.output_names) or 'none'}."
             )
             raise ValidationError(msg)
-        from domain.registry import clean_metadata  # the write model: loaded on first write
+        from domain.validation import clean_metadata
 
         self.deferred_metadata.append((artifact_name, clean_metadata(metadata)))
 
@@ -209,6 +209,7 @@ def _bound(cls: type[Model], resolved: ResolvedModel) -> Any:
     card = {field: getattr(source, field) for field in DESCRIPTIVE_FIELDS}
     model = cls(name=source.name, version=resolved.version_name, tags=source.tags, **card)
     model._version_id = resolved.version_id
+    model._version_name = resolved.version_name
     return model
 
 

@@ -5,6 +5,8 @@ run (``PipelineRunResponse``); a step call inside a pipeline runs the step at on
 returns handles on its outputs (``StepArtifact``, a tuple of them for several outputs, None
 for none), which other steps accept as inputs; a step called on its own is a one-step run
 and returns its value(s). ``enable_cache`` is accepted and recorded, nothing is cached.
+Other ZenML options (settings, hooks, stack components...) are accepted with a
+``ModelplaneIgnoredOptionWarning``; a misspelt keyword (``modle=``) is a ``TypeError``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,10 @@ import inspect
 from collections.abc import Callable
 from typing import Any, overload
 
+from domain.names import check_name, normalise_name
+
 from ..model import Model
+from ..options import PIPELINE_IGNORED, STEP_IGNORED, check_options
 from ..responses import PipelineRunResponse
 from . import context, execution
 from .outputs import output_specs
@@ -33,7 +38,7 @@ class Step:
         enable_cache: bool | None = None,
     ) -> None:
         self.entrypoint = func
-        self.name = name or func.__name__
+        self.name = check_name(normalise_name(name or func.__name__), "step")  # checked early
         self.model = model
         self.substitutions = dict(substitutions or {})
         self.enable_cache = enable_cache
@@ -74,7 +79,7 @@ class Pipeline:
         enable_cache: bool | None = None,
     ) -> None:
         self.entrypoint = func
-        self.name = name or func.__name__
+        self.name = check_name(normalise_name(name or func.__name__), "pipeline")
         self.model = model
         self.substitutions = dict(substitutions or {})
         self.enable_cache = enable_cache
@@ -112,7 +117,7 @@ def step(
     model: Model | None = None,
     substitutions: dict[str, str] | None = None,
     enable_cache: bool | None = None,
-    **_ignored: Any,
+    **zenml_options: Any,
 ) -> Callable[[Callable[..., Any]], Step]: ...
 
 
@@ -124,13 +129,15 @@ def step(
     model: Model | None = None,
     substitutions: dict[str, str] | None = None,
     enable_cache: bool | None = None,
-    **_ignored: Any,
+    **zenml_options: Any,
 ) -> Step | Callable[[Callable[..., Any]], Step]:
     """``@step`` or ``@step(model=..., name=..., enable_cache=...)``.
 
-    Other ZenML options (settings, experiment_tracker...) are accepted and ignored, so
-    decorators written for ZenML still apply.
+    ZenML's other options (settings, experiment_tracker...) are accepted with a warning that
+    they have no effect, so decorators written for ZenML still apply; any other keyword is
+    refused at decoration, before a misspelt ``model=`` could run a step without its model.
     """
+    check_options("step", step, zenml_options, STEP_IGNORED)
 
     def wrap(f: Callable[..., Any]) -> Step:
         return Step(
@@ -151,7 +158,7 @@ def pipeline(
     model: Model | None = None,
     substitutions: dict[str, str] | None = None,
     enable_cache: bool | None = None,
-    **_ignored: Any,
+    **zenml_options: Any,
 ) -> Callable[[Callable[..., Any]], Pipeline]: ...
 
 
@@ -163,9 +170,14 @@ def pipeline(
     model: Model | None = None,
     substitutions: dict[str, str] | None = None,
     enable_cache: bool | None = None,
-    **_ignored: Any,
+    **zenml_options: Any,
 ) -> Pipeline | Callable[[Callable[..., Any]], Pipeline]:
-    """``@pipeline`` or ``@pipeline(model=Model(...), name=..., substitutions=...)``."""
+    """``@pipeline`` or ``@pipeline(model=Model(...), name=..., substitutions=...)``.
+
+    As for ``@step``: ZenML's other options are ignored with a warning, anything else (a
+    misspelt ``modle=``) is a ``TypeError`` at decoration.
+    """
+    check_options("pipeline", pipeline, zenml_options, PIPELINE_IGNORED)
 
     def wrap(f: Callable[..., Any]) -> Pipeline:
         return Pipeline(

@@ -24,8 +24,9 @@ from uuid import UUID, uuid4
 import orjson
 
 from domain import pipeline_run
-from domain.errors import EntityExistsError, NotFoundError, ValidationError
+from domain.errors import EntityExistsError, NotFoundError, RunEndedError, ValidationError
 from domain.model_card import DESCRIPTIVE_FIELDS
+from projections import queries
 
 from .. import config
 from ..artifacts.artifact_config import ArtifactConfig
@@ -83,18 +84,48 @@ def finish_run(run: ActiveRun, error: BaseException | None) -> None:
     """End the run; a failure to record the end never hides the user's own exception."""
     registry = Client()._store.registry
     if error is None:
-        registry.finish_run(run.run_id, status=pipeline_run.COMPLETED, actor=config.actor())
+        try:
+            registry.finish_run(run.run_id, status=pipeline_run.COMPLETED, actor=config.actor())
+        except ValidationError:
+            ended = _ended_elsewhere(run, "its last step ran")
+            if ended is None:
+                raise
+            raise ended from None
         return
+    if isinstance(error, RunEndedError):
+        return  # ended from outside: nothing left to record
     try:
         registry.finish_run(
             run.run_id, status=pipeline_run.FAILED, error=describe(error), actor=config.actor()
         )
     except Exception as failure:  # the user's exception matters more: keep it, say why
+        if _ended_elsewhere(run, "") is not None:
+            return  # ended from outside meanwhile: it does not stay running
         warnings.warn(
             f"Could not mark run '{run.name}' failed ({describe(failure)}); it stays running.",
             RuntimeWarning,
             stacklevel=3,
         )
+
+
+def _ended_elsewhere(run: ActiveRun, during: str) -> RunEndedError | None:
+    """The error to stop with if ``run`` was ended from outside (``run mark-failed``).
+
+    The registry refuses to record on an ended run; this tells that apart from other
+    refusals, and says what happened instead of "already ended".
+    """
+    try:
+        found = Client().get_pipeline_run(run.run_id)
+    except NotFoundError:
+        return None
+    if found.status == pipeline_run.RUNNING:
+        return None
+    why = f": {found.error}" if found.error else ""
+    msg = (
+        f"Pipeline run '{run.name}' was ended from outside ({found.status}{why}) while "
+        f"{during}; the pipeline stopped."
+    )
+    return RunEndedError(msg)
 
 
 @contextmanager
@@ -113,8 +144,9 @@ def active_run(run: ActiveRun) -> Iterator[ActiveRun]:
 
 
 def describe(error: BaseException) -> str:
-    """``Type: message``, as the log records a failure."""
-    text = str(error)
+    """``Type: message``, as the log records a failure (NUL and lone surrogates, which no
+    store can hold, are written as escapes)."""
+    text = str(error).replace("\x00", "\\x00").encode("utf-8", "backslashreplace").decode()
     return f"{type(error).__name__}: {text}" if text else type(error).__name__
 
 
@@ -138,21 +170,24 @@ def resolve_model(model: Model, naming: RunNaming, pipeline: str) -> ResolvedMod
 
     The model is registered on first use, with the fields the ``Model`` carries. No version:
     a new one for this run. A stage (``ModelStages.PRODUCTION``, "production", latest): its
-    current holder, or an error naming the model. A number: that version. A name (templates
-    rendered first): that version, created if it does not exist yet.
+    current holder, or an error naming the model. A number or an id: that version, which
+    must exist. A name (templates rendered first): that version, created if it does not
+    exist yet.
     """
     client = Client()
     registry = client._store.registry
     actor = config.actor()
-    selector = model.version
+    selector = model.requested_version  # what was asked for, never a resolved name
     stage = _stage_of(selector)
+    by_id = queries.as_uuid(selector)  # an id (``model_version_id``) must exist, like a number
+    exact = isinstance(selector, int) or by_id is not None
     template = None
-    if stage is None and isinstance(selector, str):
+    if stage is None and not exact and isinstance(selector, str):
         template = naming.render(selector)  # before anything is written
 
     model_id = registry.model_id_for_name(model.name)
     if model_id is None:
-        if stage is not None or isinstance(selector, int):
+        if stage is not None or exact:
             msg = (
                 f"Pipeline '{pipeline}' needs version '{selector}' of model '{model.name}', "
                 f"but no model named '{model.name}' exists; nothing was run."
@@ -171,11 +206,12 @@ def resolve_model(model: Model, naming: RunNaming, pipeline: str) -> ResolvedMod
             )
             raise NotFoundError(msg) from None
         return ResolvedModel(model, found.id, found.name, pipeline_run.FROM_STAGE, stage)
-    if isinstance(selector, int):
+    if exact:
         try:
-            found = client.get_model_version(model_id, selector)
+            found = client.get_model_version(model_id, by_id or selector)
         except NotFoundError:
-            msg = f"Model '{model.name}' has no version number {selector}; nothing was run."
+            which = f"with id {by_id}" if by_id is not None else f"number {selector}"
+            msg = f"Model '{model.name}' has no version {which}; nothing was run."
             raise NotFoundError(msg) from None
         return ResolvedModel(model, found.id, found.name, pipeline_run.NAMED, None)
     if template is None:
@@ -225,7 +261,7 @@ def step_model(run: ActiveRun, model: Model | None) -> ResolvedModel | None:
         return run.model
     if run.model is not None and _same_model(run.model.model, model):
         return run.model
-    key = (model.name, repr(model.version))
+    key = (model.name, repr(model.requested_version))
     found = run.step_models.get(key)
     if found is None:
         found = run.step_models[key] = resolve_model(model, run.naming, run.pipeline)
@@ -233,7 +269,7 @@ def step_model(run: ActiveRun, model: Model | None) -> ResolvedModel | None:
 
 
 def _same_model(a: Model, b: Model) -> bool:
-    return a is b or (a.name == b.name and a.version == b.version)
+    return a is b or (a.name == b.name and a.requested_version == b.requested_version)
 
 
 # ----------------------------------------------------------------------------- steps
@@ -290,22 +326,32 @@ def run_step(
                 StepArtifact(spec.name, recorded.id, recorded.number, step_name, run.run_id, item)
             )
     except BaseException as error:
+        try:
+            registry.finish_step(
+                run.run_id,
+                step_name,
+                inputs=inputs,
+                outputs={a.name: a.id for a in saved},
+                duration_ms=(time.perf_counter() - started) * 1000,
+                error=describe(error),
+            )
+        except ValidationError:
+            if _ended_elsewhere(run, "") is None:
+                raise
+        raise
+    try:
         registry.finish_step(
             run.run_id,
             step_name,
             inputs=inputs,
             outputs={a.name: a.id for a in saved},
             duration_ms=(time.perf_counter() - started) * 1000,
-            error=describe(error),
         )
-        raise
-    registry.finish_step(
-        run.run_id,
-        step_name,
-        inputs=inputs,
-        outputs={a.name: a.id for a in saved},
-        duration_ms=(time.perf_counter() - started) * 1000,
-    )
+    except ValidationError:
+        ended = _ended_elsewhere(run, f"step '{step_name}' ran")
+        if ended is None:
+            raise
+        raise ended from None
     _log_output_metadata(step, named, saved)
     return StepResult(value, saved)
 

@@ -37,7 +37,8 @@ class StepArtifact:
 
     def load(self) -> Any:
         """The value, read back from the artifact store (no database round trip)."""
-        return Client().artifact_store.load(self.stored)
+        label = f"artifact {self.name} version {self.number}"
+        return Client().artifact_store.load(self.stored, label=label)
 
     @property
     def artifact_version(self) -> ArtifactVersionResponse:

@@ -16,6 +16,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.errors import ValidationError
+from domain.names import normalise_name
 
 #: ZenML's formats: ``2026_11_26`` and ``09_15_37_271010`` (UTC).
 DATE_FORMAT = "%Y_%m_%d"
@@ -88,7 +89,7 @@ class RunNaming:
         if "{" in rendered or "}" in rendered:
             msg = f"Unbalanced braces in the version name template '{template}'."
             raise ValidationError(msg)
-        return rendered
+        return normalise_name(rendered)  # joined NFC parts need not be NFC
 
 
 def _evaluate(expression: str, values: dict[str, Any], template: str) -> str:

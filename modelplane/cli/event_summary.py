@@ -1,0 +1,296 @@
+"""One-line summaries of logged events, for ``modelplane events``.
+
+The raw payload of an event is written for replay, not for people: ids instead of names, a
+dict of changed fields, bookkeeping such as ``class_version``. A summary says what happened
+in the words of the CLI (``version '3' none -> production (displaced '2')``), naming the
+model, version, run or artifact involved. Names the event itself does not carry are read
+from the read tables (cached per listing); a name that cannot be found is left out rather
+than failing the listing.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from modelplane.client import Client
+from modelplane.responses import LoggedEvent
+
+from . import render
+
+#: Payload fields that are bookkeeping of the event store, never shown.
+INTERNAL_FIELDS = ("class_version", "originator_topic")
+#: The name index: each of these duplicates a Model.Registered or Model.Deleted next to it.
+INDEX_PREFIX = "ModelName."
+#: Events of one transaction are this close in the log (a forced promotion is the largest).
+_SAME_TRANSACTION = 6
+
+
+def public_payload(payload: dict[str, Any]) -> dict[str, Any]:
+    """The payload without the event store's bookkeeping fields."""
+    return {k: v for k, v in payload.items() if k not in INTERNAL_FIELDS}
+
+
+def is_index_event(event: LoggedEvent) -> bool:
+    return event.type.startswith(INDEX_PREFIX)
+
+
+class Describer:
+    """Summaries and actors of the events of one listing, with the lookups they need cached."""
+
+    def __init__(self, client: Client, *, show_model: bool) -> None:
+        self.client = client
+        self.show_model = show_model
+        self._model_names: dict[str, list[tuple[int, str]]] = {}
+        self._versions: dict[str, str | None] = {}
+        self._runs: dict[str, tuple[str, str] | None] = {}
+        self._artifacts: dict[str, str | None] = {}
+
+    # ------------------------------------------------------------------ actors
+
+    def actor(self, event: LoggedEvent, batch: Sequence[LoggedEvent]) -> str:
+        """Who did it: the event's actor, else its run's, else its transaction's, else ``-``.
+
+        Name index events and step events carry no actor of their own.
+        """
+        if event.actor:
+            return event.actor
+        if event.type.startswith("PipelineRun."):
+            run = self._run(str(event.originator_id))
+            if run is not None:
+                return run[1]
+        neighbours = [
+            other
+            for other in batch
+            if other.actor
+            and other.timestamp == event.timestamp
+            and abs(other.position - event.position) <= _SAME_TRANSACTION
+        ]
+        if neighbours:
+            return min(neighbours, key=lambda o: abs(o.position - event.position)).actor or "-"
+        return "-"
+
+    # --------------------------------------------------------------- summaries
+
+    def summary(self, event: LoggedEvent) -> str:
+        """One line saying what the event did; unknown types show their payload."""
+        describe = _SUMMARIES.get(event.type)
+        payload = event.payload
+        if describe is None:
+            return render.payload(public_payload(payload))
+        try:
+            text = describe(self, event, payload)
+        except (KeyError, TypeError, ValueError, AttributeError):
+            return render.payload(public_payload(payload))
+        if self.show_model and event.model_id is not None and event.type not in _SELF_NAMING:
+            name = self._model_name(str(event.model_id), event.position)
+            if name is not None:
+                text = f"{name}: {text}"
+        return text
+
+    # ----------------------------------------------------------------- lookups
+
+    def _model_name(self, model_id: str, position: int) -> str | None:
+        """The model's name at ``position`` (names change with renames)."""
+        if model_id not in self._model_names:
+            from sqlalchemy import select
+
+            from projections.tables import model_names
+
+            query = (
+                select(model_names.c.position, model_names.c.name)
+                .where(model_names.c.model_id == model_id)
+                .order_by(model_names.c.position)
+            )
+            with self.client._store.read() as conn:
+                self._model_names[model_id] = [(int(p), str(n)) for p, n in conn.execute(query)]
+        names = self._model_names[model_id]
+        index = bisect.bisect_right(names, (position, "\U0010ffff"))
+        if index:
+            return names[index - 1][1]
+        return names[0][1] if names else None
+
+    def _version(self, version_id: str) -> str | None:
+        """A version's number, as text (numbers never change, names may)."""
+        if version_id not in self._versions:
+            from domain.errors import RegistryError
+            from projections import queries
+
+            try:
+                with self.client._store.read() as conn:
+                    row = queries.version_with_model_name(conn, version_id, deleted_ok=True)
+                self._versions[version_id] = str(row["number"])
+            except RegistryError:
+                self._versions[version_id] = None
+        return self._versions[version_id]
+
+    def _run(self, run_id: str) -> tuple[str, str] | None:
+        """A run's name and the actor who started it (step events carry no actor)."""
+        if run_id not in self._runs:
+            from sqlalchemy import select
+
+            from projections.tables import runs
+
+            query = select(runs.c.name, runs.c.created_by).where(runs.c.id == run_id)
+            with self.client._store.read() as conn:
+                row = conn.execute(query).first()
+            self._runs[run_id] = None if row is None else (str(row[0]), str(row[1]))
+        return self._runs[run_id]
+
+    def _artifact(self, artifact_id: str) -> str | None:
+        if artifact_id not in self._artifacts:
+            from sqlalchemy import select
+
+            from projections.tables import artifacts
+
+            query = select(artifacts.c.name).where(artifacts.c.id == artifact_id)
+            with self.client._store.read() as conn:
+                name = conn.execute(query).scalar()
+            self._artifacts[artifact_id] = None if name is None else str(name)
+        return self._artifacts[artifact_id]
+
+    def version_label(self, event: LoggedEvent) -> str:
+        number = self._version(str(event.originator_id))
+        return "version" if number is None else f"version {number}"
+
+    @staticmethod
+    def run_label(event: LoggedEvent) -> str:
+        """``run 1a2b3c4d``: run names are long (pipeline and start time); an id prefix is
+        short, and ``modelplane run describe`` takes it."""
+        return f"run {_short(event.originator_id)}"
+
+
+# ------------------------------------------------------------------ per event type
+
+
+def _keys(metadata: dict[str, Any]) -> str:
+    return ", ".join(sorted(metadata)) or "(none)"
+
+
+def _reason(reason: str | None) -> str:
+    return f", reason: {reason}" if reason else ""
+
+
+def _where(payload: dict[str, Any]) -> str:
+    """`` (step 'train')`` for events logged inside a step."""
+    return f" (step '{payload['step']}')" if payload.get("step") else ""
+
+
+def _tags(tags: list[str]) -> str:
+    return f", tags: {', '.join(tags)}" if tags else ""
+
+
+def _changes(changes: dict[str, Any]) -> str:
+    parts = []
+    if "name" in changes:
+        parts.append(f"renamed to '{changes['name']}'")
+    if "tags" in changes:
+        parts.append(f"tags now: {', '.join(changes['tags']) or '(none)'}")
+    others = sorted(k for k in changes if k not in ("name", "tags"))
+    if others:
+        parts.append(f"{', '.join(others)} changed")
+    return "; ".join(parts) or "nothing changed"
+
+
+def _version_name(name: str, number: int) -> str:
+    return f"version {number}" if name == str(number) else f"version '{name}' ({number})"
+
+
+def _short(value: object) -> str:
+    return str(value)[:8]
+
+
+#: The reason the registry gives a holder it archives to make room for a forced promotion.
+_DISPLACED_REASON = re.compile(r"displaced from \w+ by version '(?P<by>.*?)'(?:: (?P<why>.*))?\Z")
+
+
+def _stage_changed(d: Describer, e: LoggedEvent, p: dict[str, Any]) -> str:
+    text = f"version '{p['version_name']}' {p['previous_stage']} -> {p['stage']}"
+    if p.get("displaced_version_name"):
+        text += f" (displaced '{p['displaced_version_name']}')"
+    reason = p.get("reason")
+    displaced = _DISPLACED_REASON.match(reason or "")
+    if displaced:  # the other half of a forced promotion: say it in as few words
+        text += f" (displaced by '{displaced['by']}')"
+        reason = displaced["why"]
+    return text + _reason(reason)
+
+
+def _version_deleted(d: Describer, e: LoggedEvent, p: dict[str, Any]) -> str:
+    was = f" (was in {p['stage']})" if p.get("stage") not in (None, "none") else ""
+    return f"version '{p['version_name']}' deleted{was}{_reason(p.get('reason'))}"
+
+
+def _model_deleted(d: Describer, e: LoggedEvent, p: dict[str, Any]) -> str:
+    held = ", ".join(f"{h['stage']}: '{h['version_name']}'" for h in p.get("holders") or [])
+    return f"model deleted{f' ({held})' if held else ''}{_reason(p.get('reason'))}"
+
+
+def _artifact_linked(d: Describer, e: LoggedEvent, p: dict[str, Any]) -> str:
+    return (
+        f"artifact '{p['artifact_name']}' version {p['artifact_version_number']} linked to "
+        f"{d.version_label(e)} as {p['kind']}"
+    )
+
+
+def _artifact_metadata(d: Describer, e: LoggedEvent, p: dict[str, Any]) -> str:
+    name = d._artifact(str(e.originator_id))
+    which = "artifact" if name is None else f"artifact '{name}'"
+    return f"{which} metadata: {_keys(p['metadata'])}{_where(p)}"
+
+
+def _step_finished(d: Describer, e: LoggedEvent, p: dict[str, Any]) -> str:
+    error = f": {p['error']}" if p.get("error") else ""
+    return f"{d.run_label(e)} step '{p['step']}' {p['status']}{error}"
+
+
+def _run_finished(d: Describer, e: LoggedEvent, p: dict[str, Any]) -> str:
+    error = f": {p['error']}" if p.get("error") else ""
+    return f"{d.run_label(e)} {p['status']}{error}"
+
+
+Summary = Callable[[Describer, LoggedEvent, dict[str, Any]], str]
+
+_SUMMARIES: dict[str, Summary] = {
+    "Model.Registered": lambda d, e, p: f"model '{p['name']}' registered{_tags(p['tags'])}",
+    "Model.Updated": lambda d, e, p: f"model {_changes(p['changes'])}",
+    "Model.Deleted": _model_deleted,
+    "Model.VersionAdded": lambda d, e, p: f"{_version_name(p['name'], p['number'])} added",
+    "Model.VersionRenamed": lambda d, e, p: (
+        f"version '{p['old_name']}' renamed to '{p['new_name']}'"
+    ),
+    "Model.VersionDeleted": _version_deleted,
+    "Model.StageChanged": _stage_changed,
+    "ModelName.Created": lambda d, e, p: f"name '{p['name']}' entered in the name index",
+    "ModelName.Claimed": lambda d, e, p: f"name taken by model {_short(p['model_id'])}",
+    "ModelName.Released": lambda d, e, p: f"name freed by model {_short(p['model_id'])}",
+    "ModelVersion.Created": lambda d, e, p: (
+        f"{_version_name(p['name'], p['number'])} created{_tags(p['tags'])}"
+    ),
+    "ModelVersion.Updated": lambda d, e, p: f"{d.version_label(e)} {_changes(p['changes'])}",
+    "ModelVersion.MetadataLogged": lambda d, e, p: (
+        f"{d.version_label(e)} metadata: {_keys(p['metadata'])}{_where(p)}"
+    ),
+    "ModelVersion.ArtifactLinked": _artifact_linked,
+    "ModelVersion.Deleted": lambda d, e, p: f"{d.version_label(e)} deleted",
+    "Artifact.Registered": lambda d, e, p: f"artifact '{p['name']}' registered",
+    "Artifact.VersionRecorded": lambda d, e, p: (
+        f"artifact '{p['name']}' version {p['number']} saved{_where(p)}"
+    ),
+    "Artifact.MetadataLogged": _artifact_metadata,
+    "PipelineRun.Started": lambda d, e, p: (
+        f"{d.run_label(e)} of pipeline '{p['pipeline']}' started"
+    ),
+    "PipelineRun.StepFinished": _step_finished,
+    "PipelineRun.MetadataLogged": lambda d, e, p: (
+        f"{d.run_label(e)} metadata: {_keys(p['metadata'])}{_where(p)}"
+    ),
+    "PipelineRun.Finished": _run_finished,
+}
+
+#: Summaries that already name their model (or have none to name).
+_SELF_NAMING = frozenset(
+    {"Model.Registered", "ModelName.Created", "ModelName.Claimed", "ModelName.Released"}
+)
