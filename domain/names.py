@@ -95,10 +95,15 @@ def is_uuid_shaped(text: str) -> bool:
 
 
 def check_name(name: object, what: str) -> str:
-    """Return a valid name or raise: names end up in URLs, CLI arguments and file paths."""
+    """Return the name in NFC, or raise: names end up in URLs, CLI arguments and file paths.
+
+    Normalising here, where every command checks its names, means no entry point can write
+    a second spelling of a name, whether or not it normalised first.
+    """
     if not isinstance(name, str):
         msg = f"The {what} name must be a string, not {type(name).__name__}."
         raise ValidationError(msg)
+    name = normalise_name(name)
     if not name or not name.strip():
         msg = f"The {what} name must not be empty."
         raise ValidationError(msg)
@@ -188,6 +193,7 @@ def check_tags(tags: object) -> list[str]:
         tags = [tags]
     result: list[str] = []
     for tag in tags:  # type: ignore[attr-defined]
+        tag = normalise_name(tag)
         if not isinstance(tag, str) or not tag.strip() or len(tag) > MAX_NAME_LENGTH:
             msg = (
                 f"Invalid tag {tag!r}: tags are non-empty strings of at most "

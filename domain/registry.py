@@ -38,7 +38,7 @@ from .errors import (
 )
 from .model import Model, ModelName, model_name_id
 from .model_version import ModelVersion
-from .names import check_name, check_tags, check_version_name
+from .names import check_name, check_tags, check_version_name, normalise_name
 from .pipeline_run import PipelineRun
 from .serialization import OrjsonMapper
 from .validation import check_fields as _check_fields
@@ -151,7 +151,7 @@ class Registry(Application[UUID]):
     def register_model(
         self, name: str, *, fields: dict[str, Any], tags: Iterable[str] | None, actor: str
     ) -> Appended:
-        check_name(name, "model")
+        name = check_name(name, "model")
         clean_fields = _check_fields(fields)
         clean_tags = check_tags(tags)
 
@@ -182,7 +182,7 @@ class Registry(Application[UUID]):
         to_add = check_tags(add_tags)
         to_remove = check_tags(remove_tags)
         if name is not None:
-            check_name(name, "model")
+            name = check_name(name, "model")
 
         def attempt() -> int | None:
             model = self.live_model(model_id)
@@ -211,6 +211,8 @@ class Registry(Application[UUID]):
         return self._retrying(attempt)
 
     def delete_model(self, model_id: UUID, *, actor: str, reason: str | None = None) -> int:
+        _check_text(reason, "reason")
+
         def attempt() -> int:
             model = self.live_model(model_id)
             index = self._name_index(model.name)
@@ -241,7 +243,7 @@ class Registry(Application[UUID]):
         actor: str,
     ) -> Appended:
         if name is not None:
-            check_version_name(name)
+            name = check_version_name(name)
         _check_text(description, "description")
         clean_tags = check_tags(tags)
 
@@ -290,7 +292,7 @@ class Registry(Application[UUID]):
         refused promotion leaves the name as it was. Returns None when nothing changed.
         """
         if name is not None:
-            check_version_name(name)
+            name = check_version_name(name)
         _check_text(description, "description")
         _check_text(reason, "reason")
         target = None if stage is None else stages.assignable_stage(stage)
@@ -459,7 +461,7 @@ class Registry(Application[UUID]):
         With ``link_to`` (a model version id), the link is appended in the same transaction:
         there is never a recorded output without its link, nor a link to a missing version.
         """
-        check_name(name, "artifact")
+        name = check_name(name, "artifact")
         clean_tags = check_tags(tags)
         if link_kind not in artifact.LINK_KINDS:
             msg = f"'{link_kind}' is not a link kind; use one of: {', '.join(artifact.LINK_KINDS)}."
@@ -533,7 +535,7 @@ class Registry(Application[UUID]):
             version._link_artifact(
                 model_id=version.model_id,
                 artifact_id=str(item.id),
-                artifact_name=artifact_name,
+                artifact_name=item.name,
                 artifact_version_id=str(artifact_version_id),
                 artifact_version_number=number,
                 kind=kind,
@@ -592,7 +594,7 @@ class Registry(Application[UUID]):
         A pipeline needs its run's id before the run starts: a model version named
         ``run-{run.id[:8]}`` is created from it first. A taken id is refused.
         """
-        check_name(name, "run")
+        name = check_name(name, "run")
         clean_parameters = _clean_metadata(parameters or {}, allow_empty=True)
         if model_version_id is not None and model_version_how not in pipeline_run.HOWS:
             msg = f"model_version_how must be one of {', '.join(pipeline_run.HOWS)}."
@@ -705,7 +707,7 @@ class Registry(Application[UUID]):
             return None
 
     def _artifact(self, name: str) -> Artifact:
-        item = self._get_or_none(artifact.artifact_id(name))
+        item = self._get_or_none(artifact.artifact_id(normalise_name(name)))
         if not isinstance(item, Artifact):
             raise NotFoundError(f"No artifact named '{name}' exists.")
         return item
@@ -728,7 +730,7 @@ class Registry(Application[UUID]):
 
     def _name_index(self, name: str) -> ModelName | None:
         try:
-            index: ModelName = self._get(model_name_id(name))
+            index: ModelName = self._get(model_name_id(normalise_name(name)))
         except AggregateNotFoundError:
             return None
         return index

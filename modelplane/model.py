@@ -14,7 +14,7 @@ from typing import Any
 from uuid import UUID
 
 from domain.errors import NotFoundError, ValidationError
-from domain.names import normalise_name, normalise_names
+from domain.names import is_ascii_digits, normalise_name, normalise_names
 from projections.queries import as_uuid, stages_selector
 
 from .client import Client
@@ -200,4 +200,4 @@ def _needs_lookup(selector: VersionSelector) -> bool:
         return False
     if isinstance(selector, (int, UUID)) or stages_selector(selector) is not None:
         return True
-    return selector.isdigit() or as_uuid(selector) is not None
+    return is_ascii_digits(selector) or as_uuid(selector) is not None

@@ -10,6 +10,7 @@ from typing import ClassVar
 
 from sqlalchemy import Table, insert
 
+from domain.artifact import Artifact
 from domain.model import Model
 from domain.pipeline_run import PipelineRun
 
@@ -40,6 +41,14 @@ def owning_run_id(event: object) -> str | None:
     return None if run_id is None else str(run_id)
 
 
+def artifact_version_of(event: object) -> str | None:
+    """The artifact version an ``Artifact`` event records or annotates."""
+    if isinstance(event, Artifact.Event):
+        version_id = getattr(event, "version_id", None)
+        return None if version_id is None else str(version_id)
+    return None
+
+
 class EventIndex(Projection):
     name: ClassVar[str] = "event_index"
     tables: ClassVar[tuple[Table, ...]] = (event_index,)
@@ -51,6 +60,7 @@ class EventIndex(Projection):
                 "position": position,
                 "model_id": owning_model_id(event),
                 "run_id": owning_run_id(event),
+                "artifact_version_id": artifact_version_of(event),
                 "type": event_type(event),
                 "actor": getattr(event, "actor", None),
                 "timestamp": event.timestamp,  # type: ignore[attr-defined]

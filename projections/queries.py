@@ -530,10 +530,18 @@ def event_positions(
 ) -> list[int]:
     query = select(event_index.c.position).where(event_index.c.position > after)
     if model_ids is not None:
-        # the model's own events, and those of its runs (steps, outputs, the end)
+        # the model's own events, those of its runs (steps, outputs, the end) and those of
+        # the artifact versions linked to its versions (recorded, metadata logged on them)
         its_runs = select(runs.c.id).where(runs.c.model_id.in_(model_ids))
+        its_artifacts = select(artifact_links.c.artifact_version_id).where(
+            artifact_links.c.model_id.in_(model_ids)
+        )
         query = query.where(
-            or_(event_index.c.model_id.in_(model_ids), event_index.c.run_id.in_(its_runs))
+            or_(
+                event_index.c.model_id.in_(model_ids),
+                event_index.c.run_id.in_(its_runs),
+                event_index.c.artifact_version_id.in_(its_artifacts),
+            )
         )
     query = query.order_by(event_index.c.position).limit(limit)
     return [int(p) for p in conn.execute(query).scalars()]

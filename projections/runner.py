@@ -17,13 +17,14 @@ from sqlalchemy import Connection, bindparam, delete, insert, inspect, select, u
 from sqlalchemy.orm import Session
 
 from .catalog import Catalog
+from .clock import set_clock
 from .event_index import EventIndex
 from .folding import Batch, Projection
 from .lineage import Lineage
 from .log import EventLog
 from .metadata import Metadata
 from .stage_history import StageHistory
-from .tables import FINGERPRINT, schema, tracking
+from .tables import FINGERPRINT, clock, schema, tracking
 from .tables import metadata as table_metadata
 
 #: Every projection, in the order they fold each batch.
@@ -57,6 +58,8 @@ def create_tables(conn: Connection) -> None:
         conn.execute(insert(tracking), [{"projection": name, "position": 0} for name in missing])
     if conn.execute(select(schema.c.fingerprint)).scalar() is None:
         conn.execute(insert(schema), {"fingerprint": FINGERPRINT})
+    if conn.execute(select(clock.c.id)).scalar() is None:
+        conn.execute(insert(clock), {"id": 1, "micros": 0})
 
 
 def stored_fingerprint(conn: Connection) -> str | None:
@@ -79,6 +82,7 @@ def upgrade(session: Session | Connection, log: EventLog, progress: Progress | N
     table_metadata.drop_all(conn)
     create_tables(conn)
     rebuild(session, log, progress=progress)
+    set_clock(session)
     return True
 
 

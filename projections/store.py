@@ -62,11 +62,7 @@ class ProjectedRegistry(Registry):
         session = self._saving
         if session is not None and processing_event.events:
             at = lock_and_date(
-                session,
-                self.event_log.table,
-                self.lock_log,
-                self.engine.dialect.name,
-                processing_event.events,
+                session, self.lock_log, self.engine.dialect.name, processing_event.events
             )
             created = {
                 e.originator_id for e in processing_event.events if e.originator_version == 1

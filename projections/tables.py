@@ -333,12 +333,25 @@ event_index = Table(
     Column("model_id", ID, nullable=True),
     # the pipeline run an event belongs to or was made in (a model's feed includes its runs)
     Column("run_id", ID, nullable=True),
+    # the artifact version an artifact event is about (a model's feed includes its artifacts)
+    Column("artifact_version_id", ID, nullable=True),
     Column("type", String(64), nullable=False),
     Column("actor", NAME, nullable=True),
     Column("timestamp", UTCDateTime, nullable=False),
     Index("mp_event_index_model", "model_id", "position"),
     Index("mp_event_index_run", "run_id", "position"),
+    Index("mp_event_index_artifact", "artifact_version_id", "position"),
     Index("mp_event_index_time", "timestamp"),
+)
+
+# The newest event time handed out, in microseconds since the epoch (one row): the write
+# that takes the log's lock moves it forward and reads it back in one statement
+# (``projections.clock``). Not a projection's table: a rebuild leaves it as it is.
+clock = Table(
+    "mp_clock",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=False),
+    Column("micros", BigInteger, nullable=False),
 )
 
 tracking = Table(

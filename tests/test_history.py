@@ -80,3 +80,22 @@ def test_a_models_feed_includes_its_runs_steps_outputs_and_end(client: Client) -
     assert all(e.type != "Model.Registered" or e.model_id for e in client.list_events())
     assert "other" not in str([e.payload for e in client.list_events(model="iris")])
     assert run.status == "completed"
+
+
+def test_a_models_feed_includes_artifacts_linked_outside_a_run(client: Client) -> None:
+    from modelplane import log_metadata
+    from modelplane.artifacts.utils import save_artifact
+
+    client.create_model("iris")
+    client.create_model_version("iris")
+    save_artifact("unrelated", {"x": 0})
+    save_artifact("features", {"x": 1}, model=Model(name="iris", version=1))
+    log_metadata({"rows": 1}, artifact_name="features")
+    types = [e.type for e in client.list_events(model="iris")]
+    assert types[-3:] == [
+        "Artifact.VersionRecorded",
+        "ModelVersion.ArtifactLinked",
+        "Artifact.MetadataLogged",
+    ]
+    names = [e.payload.get("name") for e in client.list_events(model="iris")]
+    assert "unrelated" not in names

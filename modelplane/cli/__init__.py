@@ -7,6 +7,7 @@ either.
 
 from __future__ import annotations
 
+import re
 import sys
 
 import typer
@@ -47,7 +48,7 @@ def main(args: list[str] | None = None) -> None:
         app(args=args)
     except RegistryError as error:
         # One line: the message quotes user data, whose newlines and escapes stay visible.
-        sys.stderr.write(f"Error: {visible(error)}\n")
+        sys.stderr.write(f"Error: {visible(_in_cli_words(error))}\n")
         sys.exit(1)
     except KeyboardInterrupt:
         sys.exit(130)
@@ -60,6 +61,24 @@ def main(args: list[str] | None = None) -> None:
         name = type(error).__name__
         sys.stderr.write(f"Error: the store failed: {name}: {visible(first_line)}\n")
         sys.exit(1)
+
+
+#: SDK spellings in the domain's messages, and what a CLI user types instead (a backstop:
+#: commands that know their context word their own messages).
+_SDK_TO_CLI = (
+    (re.compile(r"\bforce=True\b"), "--force"),
+    (
+        re.compile(r"list_model_versions\(stage='(\w+)'\)"),
+        r"modelplane model version list MODEL --stage \1",
+    ),
+)
+
+
+def _in_cli_words(error: Exception) -> str:
+    message = str(error)
+    for pattern, replacement in _SDK_TO_CLI:
+        message = pattern.sub(replacement, message)
+    return message
 
 
 def _check_arguments(args: list[str]) -> None:

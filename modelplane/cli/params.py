@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from domain.errors import ValidationError
+from domain.names import as_number, is_ascii_digits
 
 from .render import visible
 
@@ -36,7 +37,7 @@ AT_HELP = (
 def ascii_number(value: str) -> int | None:
     """The integer ``value`` spells in ASCII digits, or None if it is not such a number."""
     text = value.strip()
-    if text and text.isascii() and text.isdigit():
+    if is_ascii_digits(text) and len(text) <= 4000:  # int() refuses over 4300 digits
         return int(text)
     return None
 
@@ -64,19 +65,12 @@ class WholeNumber(click.ParamType):
 
 
 def version_selector(value: str) -> str:
-    """A VERSION argument (name, number, id or stage), with its number checked if it is one.
+    """A VERSION argument (name, number, id or stage), its number checked as the SDK does.
 
-    Version names that are all digits are refused when a version is created, so a selector of
-    digits is always a number: ASCII digits that fit 64 bits, nothing else.
+    Only ASCII digits make a number (``"²"`` is a name); a number no version can have is
+    refused here with the SDK's own error (``domain.names.as_number``).
     """
-    if value.strip().isdigit():
-        number = ascii_number(value)
-        if number is None:
-            msg = f"'{visible(value)}' is not a version number: write numbers with the digits 0-9."
-            raise ValidationError(msg)
-        if number > MAX_INT64:
-            msg = f"Version number {number} is too large: no version has a number above 2^63-1."
-            raise ValidationError(msg)
+    as_number(value)
     return value
 
 
