@@ -36,6 +36,7 @@ from sqlalchemy.engine import make_url
 
 from domain.errors import ValidationError
 from projections import queries
+from projections.clock import set_clock
 from projections.runner import create_tables, rebuild
 from projections.tables import metadata as read_tables
 
@@ -257,6 +258,7 @@ def _build_file(
                 create_tables(out)
                 _marker_metadata.create_all(out)
                 count = rebuild(out, log, limit, progress, source=source)
+                set_clock(out)  # the clock as it stood then: the newest event's time
                 head = _head(log, source, limit)
                 row = {
                     "source": _public_url(store.url),
