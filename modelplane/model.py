@@ -92,7 +92,7 @@ class Model:
     @version.setter
     def version(self, value: VersionSelector) -> None:
         """Select another version: the previous resolution is forgotten."""
-        self._requested = value
+        self._requested = normalise_name(value)
         self._version_id = None
         self._version_name = None
 
