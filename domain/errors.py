@@ -55,7 +55,13 @@ class ArtifactCorruptedError(RegistryError):
 
 
 class RunEndedError(ValidationError):
-    """Raised in a pipeline whose run was ended from outside (``modelplane run mark-failed``).
+    """Raised when recording on a run that already ended, e.g. in a pipeline whose run was
+    ended from outside (``modelplane run mark-failed``).
 
     The pipeline stops at its next record: what the steps did so far stays in the log.
     """
+
+    def __init__(self, message: str, *, status: str, error: str | None) -> None:
+        super().__init__(message)
+        self.status = status
+        self.error = error

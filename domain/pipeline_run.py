@@ -105,3 +105,4 @@ class PipelineRun(Aggregate, created_event_name="Started"):
     @event(Finished)
     def _finish(self, status: str, error: str | None, actor: str) -> None:
         self.status = status
+        self.error = error

@@ -33,6 +33,7 @@ from .errors import (
     EntityDeletedError,
     EntityExistsError,
     NotFoundError,
+    RunEndedError,
     StageOccupiedError,
     ValidationError,
 )
@@ -718,7 +719,8 @@ class Registry(Application[UUID]):
             raise NotFoundError(f"No pipeline run with id '{run_id}' exists.")
         if run.status != pipeline_run.RUNNING:
             msg = f"Pipeline run '{run.name}' already ended ({run.status})."
-            raise ValidationError(msg)
+            # a snapshot taken before runs kept their error has none
+            raise RunEndedError(msg, status=run.status, error=getattr(run, "error", None))
         return run
 
     def model_id_for_name(self, name: str) -> UUID | None:

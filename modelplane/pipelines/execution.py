@@ -12,6 +12,7 @@ failed and re-raises the user's own exception.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import time
 import warnings
@@ -86,11 +87,8 @@ def finish_run(run: ActiveRun, error: BaseException | None) -> None:
     if error is None:
         try:
             registry.finish_run(run.run_id, status=pipeline_run.COMPLETED, actor=config.actor())
-        except ValidationError:
-            ended = _ended_elsewhere(run, "its last step ran")
-            if ended is None:
-                raise
-            raise ended from None
+        except RunEndedError as ended:
+            raise _stopped(run, ended, "its last step ran") from None
         return
     if isinstance(error, RunEndedError):
         return  # ended from outside: nothing left to record
@@ -98,9 +96,9 @@ def finish_run(run: ActiveRun, error: BaseException | None) -> None:
         registry.finish_run(
             run.run_id, status=pipeline_run.FAILED, error=describe(error), actor=config.actor()
         )
+    except RunEndedError:
+        return  # ended from outside meanwhile: it does not stay running
     except Exception as failure:  # the user's exception matters more: keep it, say why
-        if _ended_elsewhere(run, "") is not None:
-            return  # ended from outside meanwhile: it does not stay running
         warnings.warn(
             f"Could not mark run '{run.name}' failed ({describe(failure)}); it stays running.",
             RuntimeWarning,
@@ -108,24 +106,15 @@ def finish_run(run: ActiveRun, error: BaseException | None) -> None:
         )
 
 
-def _ended_elsewhere(run: ActiveRun, during: str) -> RunEndedError | None:
-    """The error to stop with if ``run`` was ended from outside (``run mark-failed``).
-
-    The registry refuses to record on an ended run; this tells that apart from other
-    refusals, and says what happened instead of "already ended".
-    """
-    try:
-        found = Client().get_pipeline_run(run.run_id)
-    except NotFoundError:
-        return None
-    if found.status == pipeline_run.RUNNING:
-        return None
-    why = f": {found.error}" if found.error else ""
+def _stopped(run: ActiveRun, ended: RunEndedError, during: str) -> RunEndedError:
+    """What a pipeline whose run was ended from outside (``run mark-failed``) stops with: the
+    registry's refusal, saying what happened instead of "already ended"."""
+    why = f": {ended.error}" if ended.error else ""
     msg = (
-        f"Pipeline run '{run.name}' was ended from outside ({found.status}{why}) while "
+        f"Pipeline run '{run.name}' was ended from outside ({ended.status}{why}) while "
         f"{during}; the pipeline stopped."
     )
-    return RunEndedError(msg)
+    return RunEndedError(msg, status=ended.status, error=ended.error)
 
 
 @contextmanager
@@ -297,6 +286,17 @@ def run_step(
     started = time.perf_counter()
     inputs: dict[str, UUID] = {}
     saved: list[StepArtifact] = []
+
+    def finish(error: str | None) -> None:
+        registry.finish_step(
+            run.run_id,
+            step_name,
+            inputs=inputs,
+            outputs={a.name: a.id for a in saved},
+            duration_ms=(time.perf_counter() - started) * 1000,
+            error=error,
+        )
+
     try:
         resolved = step_model(run, model)
         bound = inspect.signature(func).bind(*args, **kwargs)
@@ -326,32 +326,13 @@ def run_step(
                 StepArtifact(spec.name, recorded.id, recorded.number, step_name, run.run_id, item)
             )
     except BaseException as error:
-        try:
-            registry.finish_step(
-                run.run_id,
-                step_name,
-                inputs=inputs,
-                outputs={a.name: a.id for a in saved},
-                duration_ms=(time.perf_counter() - started) * 1000,
-                error=describe(error),
-            )
-        except ValidationError:
-            if _ended_elsewhere(run, "") is None:
-                raise
+        with contextlib.suppress(RunEndedError):  # ended from outside: the error says why
+            finish(error=describe(error))
         raise
     try:
-        registry.finish_step(
-            run.run_id,
-            step_name,
-            inputs=inputs,
-            outputs={a.name: a.id for a in saved},
-            duration_ms=(time.perf_counter() - started) * 1000,
-        )
-    except ValidationError:
-        ended = _ended_elsewhere(run, f"step '{step_name}' ran")
-        if ended is None:
-            raise
-        raise ended from None
+        finish(error=None)
+    except RunEndedError as ended:
+        raise _stopped(run, ended, f"step '{step_name}' ran") from None
     _log_output_metadata(step, named, saved)
     return StepResult(value, saved)
 
