@@ -45,14 +45,18 @@ def home() -> Path:
 
 def writable_home() -> Path:
     """``home()``, created if missing and checked writable (the SQLite store writes there)."""
-    path = home()
+    return writable_folder(home(), "MODELPLANE_HOME")
+
+
+def writable_folder(path: Path, what: str) -> Path:
+    """``path``, created if missing; a ``ConfigError`` naming ``what`` if it cannot be used."""
     try:
         path.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        msg = f"MODELPLANE_HOME {str(path)!r} cannot be created: {error.strerror or error}."
+        msg = f"{what} {str(path)!r} cannot be created: {error.strerror or error}."
         raise ConfigError(msg) from None
     if not os.access(path, os.W_OK | os.X_OK):
-        msg = f"MODELPLANE_HOME {str(path)!r} is not writable by this user."
+        msg = f"{what} {str(path)!r} is not writable by this user."
         raise ConfigError(msg)
     return path
 

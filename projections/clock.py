@@ -65,15 +65,13 @@ def lock_and_date(
     ``lock_log(session)`` is the recorder's own lock (PostgreSQL's table lock); on SQLite the
     clock's update, the transaction's first write, takes the database's single write lock.
     """
-    now = time.time_ns() // 1_000
     if dialect == "sqlite":
         micros = session.execute(_tick_sqlite).scalar()
     else:
         lock_log(session)
-        now = time.time_ns() // 1_000
-        micros = session.execute(_tick_after_lock, {"now": now}).scalar()
+        micros = session.execute(_tick_after_lock, {"now": time.time_ns() // 1_000}).scalar()
     if micros is None:  # read tables from before the clock: start it from the log
-        micros = max(now, newest_micros(session) + 1)
+        micros = max(time.time_ns() // 1_000, newest_micros(session) + 1)
         session.execute(insert(clock), {"id": 1, "micros": micros})
     at = EPOCH + timedelta(microseconds=int(micros))
     for event in events:

@@ -63,7 +63,6 @@ from modelplane.artifacts.materializers import (
     MaterializerError,
     qualified_name,
 )
-from modelplane.config import ConfigError
 
 TEMP_FOLDER = ".tmp"
 LOCK_FOLDER = ".locks"  # one empty lock file per hash that was ever repaired
@@ -402,14 +401,8 @@ class ArtifactStore:
         if self._ready:
             return
         created = not self._root.exists()
-        try:
-            (self._root / TEMP_FOLDER).mkdir(parents=True, exist_ok=True)
-        except OSError as error:  # MODELPLANE_HOME (or the given root) is unusable
-            msg = f"The artifact store {str(self._root)!r} cannot be created: {error.strerror}."
-            raise ConfigError(msg) from None
-        if not os.access(self._root, os.W_OK | os.X_OK):
-            msg = f"The artifact store {str(self._root)!r} is not writable by this user."
-            raise ConfigError(msg)
+        config.writable_folder(self._root, "The artifact store")
+        (self._root / TEMP_FOLDER).mkdir(exist_ok=True)
         if created:
             _fsync_fd_of(self._root.parent)
         self._ready = True
