@@ -10,10 +10,7 @@ import pytest
 from modelplane.client import Client
 from modelplane.enums import ModelStages
 from modelplane.exceptions import EntityExistsError, StageOccupiedError, ValidationError
-
-
-def _log_length(client: Client) -> int:
-    return len(client.list_events(limit=10_000))
+from tests.log_reading import event_count
 
 
 def _two_versions_one_in_production(client: Client) -> None:
@@ -25,7 +22,7 @@ def _two_versions_one_in_production(client: Client) -> None:
 
 def test_a_refused_promotion_keeps_the_rename_and_tags_from_happening(client: Client) -> None:
     _two_versions_one_in_production(client)
-    before = _log_length(client)
+    before = event_count(client)
     with pytest.raises(StageOccupiedError):
         client.update_model_version(
             "iris",
@@ -35,7 +32,7 @@ def test_a_refused_promotion_keeps_the_rename_and_tags_from_happening(client: Cl
             add_tags=["y"],
             stage=ModelStages.PRODUCTION,
         )
-    assert _log_length(client) == before
+    assert event_count(client) == before
     kept = client.get_model_version("iris", 2)
     assert (kept.name, kept.description, kept.tags, kept.stage) == (
         "candidate",
@@ -56,21 +53,21 @@ def test_a_refused_promotion_keeps_the_rename_and_tags_from_happening(client: Cl
 def test_a_taken_name_refuses_the_promotion_too(client: Client) -> None:
     _two_versions_one_in_production(client)
     client.create_model_version("iris", name="taken")
-    before = _log_length(client)
+    before = event_count(client)
     with pytest.raises(EntityExistsError):
         client.update_model_version("iris", "candidate", name="taken", stage="staging")
-    assert _log_length(client) == before
+    assert event_count(client) == before
     assert client.get_model_version("iris", "candidate").stage == ModelStages.NONE
 
 
 def test_a_bad_stage_refuses_everything(client: Client) -> None:
     _two_versions_one_in_production(client)
-    before = _log_length(client)
+    before = event_count(client)
     with pytest.raises(ValidationError):
         client.update_model_version("iris", "candidate", name="renamed", stage="latest")
     with pytest.raises(ValidationError):
         client.update_model_version("iris", "candidate", description="d", stage="prod")
-    assert _log_length(client) == before
+    assert event_count(client) == before
 
 
 def test_the_displaced_holder_and_the_promotion_name_the_new_name(client: Client) -> None:

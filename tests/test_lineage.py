@@ -12,11 +12,7 @@ from modelplane.artifacts.utils import link_artifact_to_model, load_artifact, sa
 from modelplane.client import Client
 from modelplane.exceptions import EntityDeletedError, NotFoundError, ValidationError
 from projections.queries import dump_tables
-
-
-def _head(client: Client) -> int:
-    events = client.list_events(limit=100_000)
-    return events[-1].position if events else 0
+from tests.log_reading import log_head
 
 
 def test_save_and_load_artifacts_outside_a_step(client: Client) -> None:
@@ -79,21 +75,21 @@ def test_link_is_idempotent_and_refused_on_deleted_versions(client: Client) -> N
     v1 = client.create_model_version("iris")
     data = save_artifact("dataset", [1, 2, 3])
     link_artifact_to_model(data, model=Model(name="iris", version="1"))
-    head = _head(client)
+    head = log_head(client)
     link_artifact_to_model(data, model=Model(name="iris", version="1"))
-    assert _head(client) == head, "linking the same version twice appends nothing"
+    assert log_head(client) == head, "linking the same version twice appends nothing"
     with pytest.raises(ValidationError):
         link_artifact_to_model(data)
     client.delete_model_version(v1.id)
     registry = client._store.registry
     with pytest.raises(EntityDeletedError):
         registry.link_artifact(v1.id, "dataset", data.id, kind="data", actor="x")
-    before = _head(client)
+    before = log_head(client)
     with pytest.raises(EntityDeletedError):
         registry.record_artifact_version(
             "dataset", stored=client.artifact_store.save([4]), link_to=v1.id, actor="x"
         )
-    assert _head(client) == before, "no artifact version without its link"
+    assert log_head(client) == before, "no artifact version without its link"
     assert client.get_artifact_version("dataset").number == 1
 
 
@@ -281,7 +277,7 @@ def test_time_travel_covers_metadata_and_links(client: Client) -> None:
     model = Model(name="iris", version="1")
     log_metadata({"accuracy": 0.8}, model_name="iris", model_version="1")
     save_artifact("weights", [1, 2], is_model_artifact=True, model=model)
-    then = _head(client)
+    then = log_head(client)
     log_metadata({"accuracy": 0.9}, model_name="iris", model_version="1")
     save_artifact("weights", [3, 4], is_model_artifact=True, model=model)
     save_artifact("report", {"ok": True}, model=model)

@@ -16,11 +16,7 @@ from modelplane.exceptions import (
     StageOccupiedError,
     ValidationError,
 )
-
-
-def _log_head(client: Client) -> int:
-    events = client.list_events(limit=100_000)
-    return events[-1].position if events else 0
+from tests.log_reading import log_head
 
 
 def test_create_get_list_update_delete_model(client: Client) -> None:
@@ -83,18 +79,18 @@ def test_create_get_list_update_delete_model(client: Client) -> None:
 def test_bad_model_names_are_refused_and_append_nothing(
     client: Client, name: str, error: type
 ) -> None:
-    before = _log_head(client)
+    before = log_head(client)
     with pytest.raises(error):
         client.create_model(name)
-    assert _log_head(client) == before
+    assert log_head(client) == before
 
 
 def test_duplicate_model_name_is_refused(client: Client) -> None:
     client.create_model("iris")
-    before = _log_head(client)
+    before = log_head(client)
     with pytest.raises(EntityExistsError, match="iris"):
         client.create_model("iris")
-    assert _log_head(client) == before
+    assert log_head(client) == before
 
 
 def test_version_numbers_count_up_and_are_never_reused(client: Client) -> None:
@@ -178,13 +174,13 @@ def test_promotion_rules(client: Client) -> None:
     for _ in range(3):
         client.create_model_version("iris")
     client.update_model_version("iris", 1, stage="production", reason="first")
-    before = _log_head(client)
+    before = log_head(client)
     with pytest.raises(StageOccupiedError) as refused:
         client.update_model_version("iris", 2, stage="production")
     assert refused.value.stage == "production" and refused.value.holder == "1"
     assert "production" in str(refused.value) and "'1'" in str(refused.value)
     assert isinstance(refused.value, RuntimeError)
-    assert _log_head(client) == before, "a refused promotion appends nothing"
+    assert log_head(client) == before, "a refused promotion appends nothing"
 
     promoted = client.update_model_version(
         "iris", 2, stage="production", force=True, reason="better"
@@ -200,9 +196,9 @@ def test_promotion_rules(client: Client) -> None:
     with pytest.raises(ValidationError, match="bogus"):
         client.update_model_version("iris", 3, stage="bogus")
     # promoting the holder again is a no-op
-    head = _log_head(client)
+    head = log_head(client)
     client.update_model_version("iris", 2, stage="production")
-    assert _log_head(client) == head
+    assert log_head(client) == head
 
 
 def test_deleted_versions_and_models_refuse_commands(client: Client) -> None:
@@ -242,9 +238,9 @@ def test_model_handle_resolves_and_promotes_like_the_seed(client: Client) -> Non
         Model(name="iris_classifier", version="2").set_stage(ModelStages.PRODUCTION)
     Model(name="iris_classifier", version="2").set_stage(ModelStages.PRODUCTION, force=True)
     assert Model(name="iris_classifier", version=ModelStages.PRODUCTION).number == 2
-    head = _log_head(client)
+    head = log_head(client)
     assert Model(name="iris_classifier").id is not None
-    assert _log_head(client) == head, "looking at a Model never creates a version"
+    assert log_head(client) == head, "looking at a Model never creates a version"
 
 
 def test_metadata_latest_value_and_full_history(client: Client) -> None:
@@ -284,9 +280,9 @@ def test_stage_history_and_time_travel(client: Client) -> None:
         client.create_model_version("iris")
     t0 = datetime.now(UTC)
     p1 = client.update_model_version("iris", 1, stage="production", reason="first")
-    pos1 = _log_head(client)
+    pos1 = log_head(client)
     client.update_model_version("iris", 2, stage="production", force=True, reason="better")
-    pos2 = _log_head(client)
+    pos2 = log_head(client)
     client.update_model_version("iris", 3, stage="staging")
     history = client.get_stage_history("iris")
     assert [(h.version, h.previous_stage, h.stage, h.displaced_version) for h in history] == [
@@ -381,7 +377,7 @@ def test_rebuild_gives_the_same_tables(client: Client) -> None:
         live = dump_tables(conn)
     progress: list[tuple[int, int]] = []
     result = client.rebuild_projections(progress=lambda done, total: progress.append((done, total)))
-    assert result.events == _log_head(client) and progress[-1][0] == progress[-1][1]
+    assert result.events == log_head(client) and progress[-1][0] == progress[-1][1]
     with engine.connect() as conn:
         assert dump_tables(conn) == live
 
@@ -392,7 +388,7 @@ def test_replay_until_into_a_file_shows_the_past(client: Client, tmp_path) -> No
     client.create_model("iris")
     client.create_model_version("iris")
     client.update_model_version("iris", 1, stage="production")
-    cut = _log_head(client)
+    cut = log_head(client)
     client.create_model_version("iris")
     client.update_model_version("iris", 2, stage="production", force=True)
     target = tmp_path / "past.db"
@@ -410,7 +406,7 @@ def test_renamed_model_keeps_its_history_under_both_names(client: Client) -> Non
     client.create_model("a")
     client.create_model_version("a")
     client.update_model_version("a", 1, stage="production")
-    before_rename = _log_head(client)
+    before_rename = log_head(client)
     client.update_model("a", name="b")
     client.create_model_version("b")
     client.update_model_version("b", 2, stage="production", force=True)
@@ -418,8 +414,8 @@ def test_renamed_model_keeps_its_history_under_both_names(client: Client) -> Non
     assert client.list_events(model="a") == client.list_events(model="b")
     assert client.get_model_version("a", "production", at=before_rename).number == 1
     with pytest.raises(NotFoundError):
-        client.get_model_version("a", "production", at=_log_head(client))
-    assert client.get_model_version("b", "production", at=_log_head(client)).number == 2
+        client.get_model_version("a", "production", at=log_head(client))
+    assert client.get_model_version("b", "production", at=log_head(client)).number == 2
     client.create_model("a")  # the old name is free again: a second model
     assert len(client.get_stage_history("a")) == 3
 

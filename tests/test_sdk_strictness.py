@@ -26,11 +26,7 @@ from modelplane.exceptions import (
     UnexpectedOptionError,
     ValidationError,
 )
-
-
-def _head(client: Client) -> int:
-    events = client.list_events(limit=100_000)
-    return events[-1].position if events else 0
+from tests.log_reading import log_head
 
 
 def _ignored_options(call: Callable[[], Any]) -> tuple[Any, list[str]]:
@@ -48,7 +44,7 @@ def _ignored_options(call: Callable[[], Any]) -> tuple[Any, list[str]]:
 
 
 def test_misspelt_keywords_are_type_errors_and_append_nothing(client: Client) -> None:
-    before = _head(client)
+    before = log_head(client)
     with pytest.raises(TypeError, match=r"'licence' \(did you mean 'license'\?\)"):
         client.create_model("iris", licence="MIT")  # type: ignore[call-arg]
     with pytest.raises(UnexpectedOptionError, match=r"Model\(\).*'versoin'.*'version'"):
@@ -65,7 +61,7 @@ def test_misspelt_keywords_are_type_errors_and_append_nothing(client: Client) ->
 
     with pytest.raises(TypeError, match=r"unexpected keyword argument 'zzz'$"):
         Model(name="iris", zzz=1)  # nothing close: no suggestion
-    assert _head(client) == before
+    assert log_head(client) == before
     with pytest.raises(NotFoundError):
         client.get_model("iris")
 
@@ -123,7 +119,7 @@ def test_model_version_id_picks_that_version(client: Client) -> None:
     assert run.model_version_id == first.id
     assert client.list_model_versions("iris").total == 2  # no version created for the run
 
-    before = _head(client)
+    before = log_head(client)
     with pytest.raises(ValidationError, match="model_version_id"):
         Model(name="iris", model_version_id="not-an-id")
 
@@ -132,7 +128,7 @@ def test_model_version_id_picks_that_version(client: Client) -> None:
 
     with pytest.raises(NotFoundError, match="has no version with id"):
         unknown()
-    assert _head(client) == before
+    assert log_head(client) == before
 
 
 # ------------------------------------------------------- Model.version of a selector
@@ -147,7 +143,7 @@ def _two_versions_first_in_production(client: Client) -> None:
 
 def test_version_resolves_a_selector_on_first_access(client: Client) -> None:
     _two_versions_first_in_production(client)
-    before = _head(client)
+    before = log_head(client)
 
     production = Model(name="iris", version=ModelStages.PRODUCTION)
     assert production.version == "1.0"  # first access: no .id / .number needed before
@@ -165,7 +161,7 @@ def test_version_resolves_a_selector_on_first_access(client: Client) -> None:
     assert unversioned.number == 2 and unversioned.version == "2.0"  # reads use the latest
     with pytest.raises(NotFoundError, match="staging"):
         _ = Model(name="iris", version=ModelStages.STAGING).version
-    assert _head(client) == before, "reading .version outside a run creates nothing"
+    assert log_head(client) == before, "reading .version outside a run creates nothing"
 
     production.version = 2  # selecting again forgets the resolution
     assert production.requested_version == 2 and production.version == "2.0"
@@ -211,14 +207,14 @@ def test_run_id_prefix(client: Client) -> None:
     for n in range(3):
         crafted = UUID(f"{shared}{8 + n:x}abc-000000000000")
         registry.start_run(f"crafted-{n}", pipeline="p", actor="tester", run_id=crafted)
-    before = _head(client)
+    before = log_head(client)
     with pytest.raises(
         AmbiguousPrefixError, match="3 pipeline runs have an id starting with 'abc'"
     ):
         client.get_pipeline_run("abc")
     with pytest.raises(AmbiguousPrefixError, match="use a longer prefix"):
         log_metadata({"gpu": False}, run_id_name_or_prefix="abcdef0123454678")
-    assert _head(client) == before, "an ambiguous prefix logs nothing"
+    assert log_head(client) == before, "an ambiguous prefix logs nothing"
     assert client.get_pipeline_run(f"{shared}9").name == "crafted-1"
     assert client.get_pipeline_run("abcdef0123454678a").name == "crafted-2"  # no dashes
     for unknown in ("0000000", "fedcba", "xyz", ""):

@@ -33,6 +33,7 @@ from modelplane.exceptions import (
 )
 from modelplane.store import close_all
 from projections import queries
+from tests.log_reading import event_count
 
 COMPOSED = "caf\u00e9"
 DECOMPOSED = "cafe\u0301"
@@ -69,10 +70,6 @@ def _same(a: Any, b: Any) -> bool:
 def _values(client: Client, model: str = "m") -> dict[str, Any]:
     version = client.get_model_version(model)
     return {key: value.value for key, value in version.run_metadata.items()}
-
-
-def _head(client: Client) -> int:
-    return len(client.list_events(limit=100_000))
 
 
 def _model_with_version(client: Client, name: str = "m") -> None:
@@ -163,7 +160,7 @@ def test_numpy_scalars_are_logged_as_python_values(client: Client) -> None:
 
 def test_unloggable_metadata_is_refused_and_nothing_appended(client: Client) -> None:
     _model_with_version(client)
-    before = _head(client)
+    before = event_count(client)
     refused: list[dict[str, Any]] = [
         {"k" * 300: 1},  # mp_metadata.key is String(255)
         {"a\x00b": 1},  # PostgreSQL refuses NUL in text
@@ -184,7 +181,7 @@ def test_unloggable_metadata_is_refused_and_nothing_appended(client: Client) -> 
     nested.append(nested)  # a cycle
     with pytest.raises(ValidationError):
         log_metadata({"k": nested}, model_name="m")
-    assert _head(client) == before
+    assert event_count(client) == before
     log_metadata({"k" * 255: 1}, model_name="m")  # the limit itself is accepted by both
     assert _values(client) == {"k" * 255: 1}
 
@@ -243,13 +240,13 @@ def test_unrecordable_actor_is_refused(
     client: Client, monkeypatch: pytest.MonkeyPatch, actor: str
 ) -> None:
     client.create_model("m")
-    before = _head(client)
+    before = event_count(client)
     monkeypatch.setenv("MODELPLANE_ACTOR", actor)
     with pytest.raises(ConfigError, match="MODELPLANE_ACTOR"):
         client.create_model("other")
     with pytest.raises(ValidationError):
         client.create_model_version("m")
-    assert _head(client) == before
+    assert event_count(client) == before
 
 
 def test_actor_at_the_limit_is_recorded(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -304,7 +301,7 @@ INVISIBLE = [
 def test_invisible_characters_are_refused_in_names_and_tags(client: Client, text: str) -> None:
     assert unicodedata.category(text[1]) in {"Cf", "Zl", "Zp", "Cc"}
     client.create_model("m")
-    before = _head(client)
+    before = event_count(client)
     attempts = [
         lambda: client.create_model(text),
         lambda: client.create_model("n", tags=[text]),
@@ -317,14 +314,14 @@ def test_invisible_characters_are_refused_in_names_and_tags(client: Client, text
     for attempt in attempts:
         with pytest.raises(ValidationError):
             attempt()
-    assert _head(client) == before
+    assert event_count(client) == before
 
 
 def test_lone_surrogates_are_refused(client: Client, monkeypatch: pytest.MonkeyPatch) -> None:
     bad = "x\udcff"
     client.create_model("m", description="ok")
     client.create_model_version("m")
-    before = _head(client)
+    before = event_count(client)
     attempts = [
         lambda: client.create_model(bad),
         lambda: client.create_model("n", tags=[bad]),
@@ -340,7 +337,7 @@ def test_lone_surrogates_are_refused(client: Client, monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("MODELPLANE_ACTOR", bad)
     with pytest.raises(ValidationError):
         client.create_model("n")
-    assert _head(client) == before
+    assert event_count(client) == before
 
 
 @pytest.mark.parametrize(
@@ -354,12 +351,12 @@ def test_lone_surrogates_are_refused(client: Client, monkeypatch: pytest.MonkeyP
 )
 def test_uuid_shaped_model_names_are_refused(client: Client, name: str) -> None:
     client.create_model("m")
-    before = _head(client)
+    before = event_count(client)
     with pytest.raises(ValidationError, match="UUID"):
         client.create_model(name)
     with pytest.raises(ValidationError, match="UUID"):
         client.update_model("m", name=name)
-    assert _head(client) == before
+    assert event_count(client) == before
 
 
 def test_step_and_pipeline_names_are_checked_when_defined(client: Client) -> None:
@@ -391,7 +388,7 @@ def test_every_length_limited_column_is_checked_before_appending(client: Client)
     run = registry.start_run("r", pipeline="p", actor="t")
     _model_with_version(client)
     version_id = client.get_model_version("m").id
-    before = _head(client)
+    before = event_count(client)
     attempts = [
         lambda: registry.start_run("r2", pipeline="p" * 256, actor="t"),
         lambda: registry.start_run("r2", pipeline="p\x00", actor="t"),
@@ -414,7 +411,7 @@ def test_every_length_limited_column_is_checked_before_appending(client: Client)
     for attempt in attempts:
         with pytest.raises(ValidationError):
             attempt()
-    assert _head(client) == before
+    assert event_count(client) == before
     registry.record_artifact_version("a", stored=_Stored(data_type="d" * 512), actor="t")
     assert client.get_artifact_version("a").data_type == "d" * 512
 
@@ -518,9 +515,9 @@ def test_unusable_home_is_a_config_error(
             Client().list_models()
     else:  # the store is elsewhere; artifacts still live in the home
         client = Client()
-        before = _head(client)
+        before = event_count(client)
         with pytest.raises(ConfigError, match="MODELPLANE_HOME"):
             save_artifact("data", 1)
-        assert _head(client) == before
+        assert event_count(client) == before
     assert isinstance(ConfigError("x"), ValidationError)
     assert issubclass(ConfigError, RegistryError)
