@@ -11,13 +11,18 @@ from uuid import UUID
 import orjson
 from sqlalchemy import RowMapping
 
-from domain import stages
-from domain.errors import NotFoundError, ValidationError
-from domain.model_card import DESCRIPTIVE_FIELDS
-from domain.names import normalises_names
-from domain.validation import check_int64, check_paging, decode_event_payload, decode_metadata
-from domain.validation import decode_value as _decoded
-from projections import queries
+from modelplane.domain import stages
+from modelplane.domain.errors import NotFoundError, ValidationError
+from modelplane.domain.model_card import DESCRIPTIVE_FIELDS
+from modelplane.domain.names import normalises_names
+from modelplane.domain.validation import (
+    check_int64,
+    check_paging,
+    decode_event_payload,
+    decode_metadata,
+)
+from modelplane.domain.validation import decode_value as _decoded
+from modelplane.projections import queries
 
 from . import config
 from .enums import ModelStages

@@ -15,8 +15,8 @@ import getpass
 import os
 from pathlib import Path
 
-from domain.errors import ValidationError
-from domain.validation import check_actor
+from modelplane.domain.errors import ValidationError
+from modelplane.domain.validation import check_actor
 
 
 class ConfigError(ValidationError):

@@ -5,7 +5,7 @@ situations (``KeyError`` for not found, ``ValueError`` for bad input, ``RuntimeE
 occupied stage), so existing ``except`` clauses keep working.
 """
 
-from domain.errors import (
+from modelplane.domain.errors import (
     ArtifactCorruptedError,
     ConcurrencyError,
     EntityDeletedError,
@@ -16,7 +16,7 @@ from domain.errors import (
     StageOccupiedError,
     ValidationError,
 )
-from projections.queries import AmbiguousPrefixError
+from modelplane.projections.queries import AmbiguousPrefixError
 
 from .artifacts.materializers import ArtifactWarning, MaterializerError
 from .config import ConfigError

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from domain.errors import ValidationError
+from modelplane.domain.errors import ValidationError
 
 from . import config
 from .client import Client

@@ -13,9 +13,9 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-from domain.errors import NotFoundError, ValidationError
-from domain.names import is_ascii_digits, normalise_name, normalise_names
-from projections.queries import as_uuid, stages_selector
+from modelplane.domain.errors import NotFoundError, ValidationError
+from modelplane.domain.names import is_ascii_digits, normalise_name, normalise_names
+from modelplane.projections.queries import as_uuid, stages_selector
 
 from .client import Client
 from .enums import ModelStages

@@ -17,7 +17,7 @@ import warnings
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
-from domain.errors import RegistryError
+from modelplane.domain.errors import RegistryError
 
 #: ZenML's ``Client.create_model`` options modelplane does not use.
 CREATE_MODEL_IGNORED = frozenset({"save_models_to_registry"})

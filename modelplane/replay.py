@@ -34,11 +34,11 @@ from sqlalchemy import (
 )
 from sqlalchemy.engine import make_url
 
-from domain.errors import ValidationError
-from projections import queries
-from projections.clock import set_clock
-from projections.runner import create_tables, rebuild
-from projections.tables import metadata as read_tables
+from modelplane.domain.errors import ValidationError
+from modelplane.projections import queries
+from modelplane.projections.clock import set_clock
+from modelplane.projections.runner import create_tables, rebuild
+from modelplane.projections.tables import metadata as read_tables
 
 from .responses import ReplayResult
 from .store import Store

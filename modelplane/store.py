@@ -18,7 +18,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from . import config
 
 if TYPE_CHECKING:
-    from projections.store import ProjectedRegistry
+    from modelplane.projections.store import ProjectedRegistry
 
 _stores: dict[str, Store] = {}
 _lock = threading.Lock()
@@ -46,7 +46,7 @@ class Store:
         if self._registry is None:
             with self._lock:
                 if self._registry is None:
-                    from projections.store import open_registry
+                    from modelplane.projections.store import open_registry
 
                     self._registry = open_registry(self.url)
         return self._registry
@@ -56,8 +56,8 @@ class Store:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
-                    from projections.engine import make_engine
-                    from projections.tables import FINGERPRINT, schema
+                    from modelplane.projections.engine import make_engine
+                    from modelplane.projections.tables import FINGERPRINT, schema
 
                     engine = make_engine(self.url)
                     try:

@@ -7,9 +7,9 @@ from typing import Any, ClassVar
 from eventsourcing.dispatch import singledispatchmethod
 from sqlalchemy import Executable, Table, and_, bindparam, insert, update
 
-from domain import stages
-from domain.model import DESCRIPTIVE_FIELDS, Model
-from domain.model_version import ModelVersion
+from modelplane.domain import stages
+from modelplane.domain.model import DESCRIPTIVE_FIELDS, Model
+from modelplane.domain.model_version import ModelVersion
 
 from .folding import Batch, Projection
 from .tables import model_names, models, version_states, versions

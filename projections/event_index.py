@@ -10,9 +10,9 @@ from typing import ClassVar
 
 from sqlalchemy import Table, insert
 
-from domain.artifact import Artifact
-from domain.model import Model
-from domain.pipeline_run import PipelineRun
+from modelplane.domain.artifact import Artifact
+from modelplane.domain.model import Model
+from modelplane.domain.pipeline_run import PipelineRun
 
 from .folding import Batch, Projection, event_type
 from .tables import event_index

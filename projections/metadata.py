@@ -12,9 +12,9 @@ from typing import Any, ClassVar
 from eventsourcing.dispatch import singledispatchmethod
 from sqlalchemy import Table, insert
 
-from domain.artifact import Artifact
-from domain.model_version import ModelVersion
-from domain.pipeline_run import PipelineRun
+from modelplane.domain.artifact import Artifact
+from modelplane.domain.model_version import ModelVersion
+from modelplane.domain.pipeline_run import PipelineRun
 
 from .folding import Batch, Projection
 from .tables import metadata_values

@@ -23,10 +23,10 @@ from sqlalchemy import (
     select,
 )
 
-from domain import stages
-from domain.errors import NotFoundError, RegistryError, ValidationError
-from domain.names import as_number
-from domain.validation import check_moment
+from modelplane.domain import stages
+from modelplane.domain.errors import NotFoundError, RegistryError, ValidationError
+from modelplane.domain.names import as_number
+from modelplane.domain.validation import check_moment
 
 from .tables import (
     artifact_consumers,

@@ -7,8 +7,8 @@ from typing import ClassVar
 from eventsourcing.dispatch import singledispatchmethod
 from sqlalchemy import Table, insert
 
-from domain import stages
-from domain.model import Model
+from modelplane.domain import stages
+from modelplane.domain.model import Model
 
 from .folding import Batch, Projection
 from .tables import stage_changes, stage_holders

@@ -11,7 +11,7 @@ from eventsourcing.persistence import Recording
 from sqlalchemy import Table
 from sqlalchemy.engine import Engine
 
-from domain.registry import Registry
+from modelplane.domain.registry import Registry
 
 from .clock import lock_and_date
 from .engine import schema_transaction
@@ -128,7 +128,7 @@ def open_registry(url: str) -> ProjectedRegistry:
     processes opening the same new store; ``ProjectedRegistry`` creates them under a lock.
     """
     env = {
-        "PERSISTENCE_MODULE": "projections.persistence:Factory",
+        "PERSISTENCE_MODULE": "modelplane.projections.persistence:Factory",
         "SQLALCHEMY_URL": url,
         "CREATE_TABLE": "n",
     }

@@ -30,7 +30,6 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.errors import NotFoundError, ValidationError
 from modelplane.artifacts import (
     ArtifactStore,
     ArtifactWarning,
@@ -41,6 +40,7 @@ from modelplane.artifacts import (
 )
 from modelplane.artifacts import materializers as mat
 from modelplane.artifacts.store import TEMP_FOLDER
+from modelplane.domain.errors import NotFoundError, ValidationError
 
 # --- helpers -------------------------------------------------------------------------------
 

@@ -16,9 +16,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from modelplane.projections.engine import make_engine
+from modelplane.projections.queries import dump_tables
 from modelplane.store import Store, close_all
-from projections.engine import make_engine
-from projections.queries import dump_tables
 
 EXE = str(Path(sys.executable).parent / "modelplane")
 TIMEOUT = 120

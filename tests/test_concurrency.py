@@ -16,9 +16,9 @@ from typing import Any
 import pytest
 
 from modelplane.client import Client
+from modelplane.projections import runner
+from modelplane.projections.queries import dump_tables
 from modelplane.store import Store, close_all
-from projections import runner
-from projections.queries import dump_tables
 from tests import workers
 
 pytestmark = pytest.mark.slow

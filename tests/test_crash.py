@@ -21,9 +21,9 @@ from uuid import UUID
 import pytest
 
 from modelplane.client import Client
+from modelplane.projections import runner
+from modelplane.projections.queries import dump_tables
 from modelplane.store import Store, close_all
-from projections import runner
-from projections.queries import dump_tables
 
 pytestmark = pytest.mark.slow
 

@@ -11,7 +11,7 @@ from modelplane import Model, log_metadata
 from modelplane.artifacts.utils import link_artifact_to_model, load_artifact, save_artifact
 from modelplane.client import Client
 from modelplane.exceptions import EntityDeletedError, NotFoundError, ValidationError
-from projections.queries import dump_tables
+from modelplane.projections.queries import dump_tables
 from tests.log_reading import log_head
 
 

@@ -37,7 +37,7 @@ from modelplane.exceptions import (
     ValidationError,
 )
 from modelplane.pipelines import StepArtifact, StepOutputError
-from projections.queries import dump_tables
+from modelplane.projections.queries import dump_tables
 
 RUN_NAME = re.compile(r"^(?P<pipeline>\w+)-\d{4}_\d{2}_\d{2}-\d{2}_\d{2}_\d{2}_\d{6}$")
 

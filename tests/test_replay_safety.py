@@ -182,7 +182,7 @@ def test_an_existing_unrelated_file_is_never_replaced(client: Client, tmp_path: 
 
 
 def test_another_modelplane_store_is_never_replaced(client: Client, tmp_path: Path) -> None:
-    from projections.store import open_registry
+    from modelplane.projections.store import open_registry
 
     head = _fill(client)
     other = tmp_path / "other-store.db"

@@ -33,9 +33,9 @@ from modelplane.exceptions import (
     StageOccupiedError,
     ValidationError,
 )
+from modelplane.projections.queries import dump_tables
+from modelplane.projections.tables import event_index
 from modelplane.store import Store, close_all
-from projections.queries import dump_tables
-from projections.tables import event_index
 
 from .conftest import reset_postgres
 

@@ -10,8 +10,8 @@ from sqlalchemy import text
 
 from modelplane import log_metadata
 from modelplane.client import Client
+from modelplane.projections.queries import dump_tables
 from modelplane.store import Store, close_all
-from projections.queries import dump_tables
 
 
 def test_outdated_read_tables_are_rebuilt_from_the_log(client: Client) -> None:

@@ -19,11 +19,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from domain.names import as_number, normalise_name
-from domain.validation import clean_metadata, decode_metadata, encode_metadata
 from modelplane import log_metadata, pipeline, step
 from modelplane.artifacts.utils import save_artifact
 from modelplane.client import EVENTS_TABLE, Client
+from modelplane.domain.names import as_number, normalise_name
+from modelplane.domain.validation import clean_metadata, decode_metadata, encode_metadata
 from modelplane.exceptions import (
     ConfigError,
     EntityExistsError,
@@ -31,8 +31,8 @@ from modelplane.exceptions import (
     RegistryError,
     ValidationError,
 )
+from modelplane.projections import queries
 from modelplane.store import close_all
-from projections import queries
 from tests.log_reading import event_count
 
 COMPOSED = "caf\u00e9"

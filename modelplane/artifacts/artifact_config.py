@@ -8,8 +8,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from domain.errors import ValidationError
-from domain.names import normalise_name, normalise_names
+from modelplane.domain.errors import ValidationError
+from modelplane.domain.names import normalise_name, normalise_names
 
 from ..enums import ArtifactType
 

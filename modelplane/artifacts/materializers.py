@@ -30,7 +30,7 @@ from typing import Any, ClassVar, TypeVar
 
 import orjson
 
-from domain.errors import ValidationError
+from modelplane.domain.errors import ValidationError
 
 DATA = "data"
 MODEL = "model"

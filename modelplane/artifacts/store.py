@@ -49,12 +49,6 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlparse
 
-from domain.errors import (
-    ArtifactCorruptedError,
-    ConcurrencyError,
-    NotFoundError,
-    ValidationError,
-)
 from modelplane import config
 from modelplane.artifacts.materializers import (
     REGISTRY,
@@ -62,6 +56,12 @@ from modelplane.artifacts.materializers import (
     Materializer,
     MaterializerError,
     qualified_name,
+)
+from modelplane.domain.errors import (
+    ArtifactCorruptedError,
+    ConcurrencyError,
+    NotFoundError,
+    ValidationError,
 )
 
 TEMP_FOLDER = ".tmp"

@@ -9,7 +9,7 @@ from collections.abc import Iterable
 from typing import Any
 from uuid import UUID
 
-from domain.errors import ValidationError
+from modelplane.domain.errors import ValidationError
 
 from .. import config
 from ..client import Client

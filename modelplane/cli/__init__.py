@@ -12,7 +12,7 @@ import sys
 
 import typer
 
-from domain.errors import RegistryError, ValidationError
+from modelplane.domain.errors import RegistryError, ValidationError
 
 from . import audit, lineage, models
 from .render import visible

@@ -97,7 +97,7 @@ class Describer:
         if model_id not in self._model_names:
             from sqlalchemy import select
 
-            from projections.tables import model_names
+            from modelplane.projections.tables import model_names
 
             query = (
                 select(model_names.c.position, model_names.c.name)
@@ -115,8 +115,8 @@ class Describer:
     def _version(self, version_id: str) -> str | None:
         """A version's number, as text (numbers never change, names may)."""
         if version_id not in self._versions:
-            from domain.errors import RegistryError
-            from projections import queries
+            from modelplane.domain.errors import RegistryError
+            from modelplane.projections import queries
 
             try:
                 with self.client._store.read() as conn:
@@ -131,7 +131,7 @@ class Describer:
         if run_id not in self._runs:
             from sqlalchemy import select
 
-            from projections.tables import runs
+            from modelplane.projections.tables import runs
 
             query = select(runs.c.name, runs.c.created_by).where(runs.c.id == run_id)
             with self.client._store.read() as conn:
@@ -143,7 +143,7 @@ class Describer:
         if artifact_id not in self._artifacts:
             from sqlalchemy import select
 
-            from projections.tables import artifacts
+            from modelplane.projections.tables import artifacts
 
             query = select(artifacts.c.name).where(artifacts.c.id == artifact_id)
             with self.client._store.read() as conn:

@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from domain.errors import ValidationError
+from modelplane.domain.errors import ValidationError
 
 from . import render
 from .models import JsonOpt, PageOpt, SizeOpt, _client, _get_version, versions

@@ -8,7 +8,7 @@ from typing import Annotated, Any, Optional
 
 import typer
 
-from domain.errors import StageOccupiedError, ValidationError
+from modelplane.domain.errors import StageOccupiedError, ValidationError
 
 from . import render
 from .params import AT_HELP, MAX_PAGE, WholeNumber, parse_at, version_selector
@@ -50,8 +50,8 @@ def _get_version(client: Any, name: str, version: str, at: Any = None) -> Any:
     ``none`` and ``archived`` may be held by several versions, so they select no single one;
     the SDK's message names its own call, this one the command that lists them.
     """
-    from domain import stages
-    from projections.queries import stages_selector
+    from modelplane.domain import stages
+    from modelplane.projections.queries import stages_selector
 
     stage = stages_selector(version_selector(version))
     if stage is not None and stage != stages.LATEST and stage not in stages.EXCLUSIVE:
@@ -277,7 +277,7 @@ def _lives(client: Any, name: str, seen: set[Any]) -> list[dict[str, Any]]:
 
     Models whose rows cannot be read (none expected) still get a life if history names them.
     """
-    from projections import queries
+    from modelplane.projections import queries
 
     with client._store.read() as conn:
         ids = queries.model_ids_ever_named(conn, name)

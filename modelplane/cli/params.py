@@ -14,8 +14,8 @@ from typing import Any
 
 import click
 
-from domain.errors import ValidationError
-from domain.names import as_number, is_ascii_digits
+from modelplane.domain.errors import ValidationError
+from modelplane.domain.names import as_number, is_ascii_digits
 
 from .render import visible
 

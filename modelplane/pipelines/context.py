@@ -13,8 +13,8 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from domain.errors import ValidationError
-from domain.model_card import DESCRIPTIVE_FIELDS
+from modelplane.domain.errors import ValidationError
+from modelplane.domain.model_card import DESCRIPTIVE_FIELDS
 
 from ..model import Model
 from .handles import LazyArtifact
@@ -198,7 +198,7 @@ class StepContext:
                 f"are: {', '.join(self.output_names) or 'none'}."
             )
             raise ValidationError(msg)
-        from domain.validation import clean_metadata
+        from modelplane.domain.validation import clean_metadata
 
         self.deferred_metadata.append((artifact_name, clean_metadata(metadata)))
 

@@ -16,7 +16,7 @@ import inspect
 from collections.abc import Callable
 from typing import Any, overload
 
-from domain.names import check_name, normalise_name
+from modelplane.domain.names import check_name, normalise_name
 
 from ..model import Model
 from ..options import PIPELINE_IGNORED, STEP_IGNORED, check_options

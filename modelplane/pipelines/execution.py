@@ -24,10 +24,15 @@ from uuid import UUID, uuid4
 
 import orjson
 
-from domain import pipeline_run
-from domain.errors import EntityExistsError, NotFoundError, RunEndedError, ValidationError
-from domain.model_card import DESCRIPTIVE_FIELDS
-from projections import queries
+from modelplane.domain import pipeline_run
+from modelplane.domain.errors import (
+    EntityExistsError,
+    NotFoundError,
+    RunEndedError,
+    ValidationError,
+)
+from modelplane.domain.model_card import DESCRIPTIVE_FIELDS
+from modelplane.projections import queries
 
 from .. import config
 from ..artifacts.artifact_config import ArtifactConfig

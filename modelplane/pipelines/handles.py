@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID
 
-from domain.errors import NotFoundError
+from modelplane.domain.errors import NotFoundError
 
 from ..artifacts.store import StoredArtifact
 from ..client import Client

@@ -15,8 +15,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID
 
-from domain.errors import ValidationError
-from domain.names import normalise_name
+from modelplane.domain.errors import ValidationError
+from modelplane.domain.names import normalise_name
 
 #: ZenML's formats: ``2026_11_26`` and ``09_15_37_271010`` (UTC).
 DATE_FORMAT = "%Y_%m_%d"

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from domain.errors import ValidationError
+from modelplane.domain.errors import ValidationError
 
 from ..artifacts.artifact_config import ArtifactConfig
 

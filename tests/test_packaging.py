@@ -1,0 +1,77 @@
+"""What installing modelplane puts into a user's environment.
+
+The repository keeps the design card's top-level ``domain/``, ``projections/`` and ``api/``;
+they ship as ``modelplane.domain``, ``modelplane.projections`` and ``modelplane.api`` so that
+a user's own ``domain`` or ``api`` package is never shadowed by ours.
+"""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+LAYERS = ("domain", "projections", "api")
+
+
+def _sources() -> list[Path]:
+    found: list[Path] = []
+    for folder in (*LAYERS, "modelplane", "tests", "benchmarks"):
+        found.extend(p for p in (ROOT / folder).rglob("*.py") if ".venv" not in p.parts)
+    return found
+
+
+def test_no_module_imports_a_layer_by_its_bare_name() -> None:
+    """``import domain`` would load a second copy of every aggregate beside
+    ``modelplane.domain``; events of one would not be instances of the other."""
+    offenders = []
+    for path in _sources():
+        if path.is_relative_to(ROOT / "modelplane") and path.parts[len(ROOT.parts) + 1] in LAYERS:
+            continue  # the same files again, through the package's symlinks
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            names = []
+            if isinstance(node, ast.Import):
+                names = [alias.name for alias in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names = [node.module]
+            for name in names:
+                if name.split(".")[0] in LAYERS:
+                    offenders.append(f"{path.relative_to(ROOT)}:{node.lineno} {name}")
+    assert offenders == []
+
+
+def test_layers_are_subpackages_of_modelplane() -> None:
+    import modelplane.api
+    import modelplane.domain
+    import modelplane.projections
+
+    for module, folder in (
+        (modelplane.domain, "domain"),
+        (modelplane.projections, "projections"),
+        (modelplane.api, "api"),
+    ):
+        assert Path(module.__file__ or "").resolve().parent == ROOT / folder
+
+
+@pytest.mark.slow
+def test_the_wheel_installs_only_the_modelplane_package(tmp_path: Path) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert done.returncode == 0, done.stderr[-2000:]
+    (wheel,) = tmp_path.glob("modelplane-*.whl")
+    names = zipfile.ZipFile(wheel).namelist()
+    top_level = {name.split("/")[0] for name in names}
+    assert top_level == {"modelplane", wheel.name.split("-py")[0] + ".dist-info"}
+    for folder in LAYERS:
+        assert f"modelplane/{folder}/__init__.py" in names
+    assert "modelplane/domain/model.py" in names
