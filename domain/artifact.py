@@ -7,16 +7,43 @@ who made them (run and step), so lineage and replay never need the bytes.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from typing import Any, ClassVar, Protocol
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
-#: Kinds of link between a model version and an artifact version.
-DATA = "data"
-MODEL = "model"
-DEPLOYMENT = "deployment"
-LINK_KINDS: tuple[str, ...] = (DATA, MODEL, DEPLOYMENT)
+from .errors import NotFoundError
+from .link_kinds import DATA, DEPLOYMENT, LINK_KINDS, MODEL, check_link_kind
+
+__all__ = [
+    "DATA",
+    "DEPLOYMENT",
+    "LINK_KINDS",
+    "MODEL",
+    "Artifact",
+    "StoredValue",
+    "artifact_id",
+    "check_link_kind",
+]
+
+
+class StoredValue(Protocol):
+    """Where and how a value was stored (the artifact store's answer)."""
+
+    @property
+    def uri(self) -> str: ...
+    @property
+    def content_hash(self) -> str: ...
+    @property
+    def materializer(self) -> str: ...
+    @property
+    def data_type(self) -> str: ...
+    @property
+    def artifact_type(self) -> str: ...
+    @property
+    def size_bytes(self) -> int: ...
+    @property
+    def warnings(self) -> list[str]: ...
 
 
 def artifact_id(name: str) -> UUID:
@@ -73,6 +100,68 @@ class Artifact(Aggregate, created_event_name="Registered"):
     @staticmethod
     def create_id(name: str, **_: Any) -> UUID:
         return artifact_id(name)
+
+    # ----------------------------------------------------------------- commands
+
+    def record_version(
+        self,
+        stored: StoredValue,
+        *,
+        run_id: UUID | str | None = None,
+        step: str | None = None,
+        tags: list[str] | None = None,
+        actor: str,
+    ) -> tuple[UUID, int]:
+        """Record a stored value as the next version (numbers are never reused); returns the
+        new version's id and number."""
+        version_id = uuid4()
+        number = self.last_number + 1
+        self._record_version(
+            name=self.name,
+            version_id=str(version_id),
+            number=number,
+            uri=stored.uri,
+            content_hash=stored.content_hash,
+            materializer=stored.materializer,
+            data_type=stored.data_type,
+            artifact_type=stored.artifact_type,
+            size_bytes=stored.size_bytes,
+            run_id=None if run_id is None else str(run_id),
+            step=step,
+            tags=list(tags or []),
+            warnings=list(stored.warnings),
+            actor=actor,
+        )
+        return version_id, number
+
+    def log_metadata(
+        self,
+        version_id: UUID | str,
+        metadata: dict[str, Any],
+        *,
+        run_id: UUID | str | None = None,
+        step: str | None = None,
+        actor: str,
+    ) -> None:
+        """Log metadata (already encoded for the log) on one of this artifact's versions."""
+        self.version_number(version_id)
+        self._log_metadata(
+            version_id=str(version_id),
+            metadata=metadata,
+            run_id=None if run_id is None else str(run_id),
+            step=step,
+            actor=actor,
+        )
+
+    def version_number(self, version_id: UUID | str) -> int:
+        """The number of one of this artifact's versions; ``NotFoundError`` for another id."""
+        number = self.numbers.get(str(version_id))
+        if number is None:
+            msg = f"Artifact '{self.name}' has no version with id '{version_id}'."
+            raise NotFoundError(msg)
+        return number
+
+    # ------------------------------------------------------------------- events
 
     @event(VersionRecorded)
     def _record_version(

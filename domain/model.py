@@ -4,17 +4,25 @@ A model's own stream carries what its invariants need: its descriptive fields, t
 that numbers its versions (numbers are never reused), the custom version names in use, and
 which version holds each stage. Per-version details (description, tags, metadata) live in
 ``ModelVersion`` streams so that a model with 100,000 versions stays a small aggregate.
+
+The public methods are the commands: each checks the rules it is about and raises a domain
+error before triggering any event, so a refused command leaves nothing pending. The private
+``@event`` methods only apply events (they also run on replay, where nothing is re-checked).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
-from uuid import NAMESPACE_URL, UUID, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
 from . import stages
+from .errors import EntityDeletedError, EntityExistsError, NotFoundError, StageOccupiedError
 from .model_card import DESCRIPTIVE_FIELDS
+from .model_version import ModelVersion
+from .names import check_version_name, edited_tags
 
 __all__ = ["DESCRIPTIVE_FIELDS", "Model", "ModelName", "model_name_id"]
 
@@ -112,19 +120,304 @@ class Model(Aggregate, created_event_name="Registered"):
         self.custom_names: dict[str, str] = {}
         #: version id -> stage, for live versions whose stage is not ``none``
         self.stage_of: dict[str, str] = {}
+        #: exclusive stage -> the version id holding it (``stage_of`` read the other way)
+        self.exclusive_holders: dict[str, str] = {}
 
     @staticmethod
     def create_id(**_: Any) -> UUID:
-        from uuid import uuid4
-
         return uuid4()
 
+    # ----------------------------------------------------------------- commands
+
+    @classmethod
+    def register(
+        cls, index: ModelName, *, fields: dict[str, Any], tags: list[str], actor: str
+    ) -> Model:
+        """A new model under the name of ``index``, which it claims: save both together, so
+        that of two registrations of one name only one can be appended."""
+        if index.model_id is not None:
+            msg = f"Unable to register model '{index.name}': a model with that name already exists."
+            raise EntityExistsError(msg)
+        model = cls(name=index.name, fields=fields, tags=tags, actor=actor)
+        index.claim(str(model.id))
+        return model
+
+    def update(
+        self,
+        *,
+        fields: dict[str, Any] | None = None,
+        add_tags: Iterable[str] = (),
+        remove_tags: Iterable[str] = (),
+        rename: tuple[ModelName, ModelName] | None = None,
+        actor: str,
+    ) -> bool:
+        """Change descriptive fields, tags and name as one ``Updated`` event.
+
+        ``rename`` is the index entry of the current name and that of the new one: the new
+        name must be free; the old one is released and the new one claimed, to be saved with
+        the model. Returns False (and triggers nothing) when nothing would change.
+        """
+        self.check_live()
+        changes = {k: v for k, v in (fields or {}).items() if self.fields.get(k) != v}
+        tags = edited_tags(self.tags, add_tags, remove_tags)
+        if tags != self.tags:
+            changes["tags"] = tags
+        if rename is not None and rename[1].name != self.name:
+            current, new = rename
+            if new.model_id is not None:
+                msg = f"Unable to rename model '{self.name}' to '{new.name}': that name is taken."
+                raise EntityExistsError(msg)
+            current.release(str(self.id))
+            new.claim(str(self.id))
+            changes["name"] = new.name
+        if not changes:
+            return False
+        self._update(changes=changes, actor=actor)
+        return True
+
+    def delete(
+        self,
+        index: ModelName,
+        *,
+        holders: Iterable[ModelVersion],
+        actor: str,
+        reason: str | None = None,
+    ) -> None:
+        """Delete the model and release its name (``index``, to be saved with it).
+
+        ``holders`` are the versions holding its exclusive stages (``held_stages()``): the
+        event names them, so the stage history shows them leaving their stage.
+        """
+        self.check_live()
+        given = {str(version.id): version for version in holders}
+        held = []
+        for stage, version_id in self.held_stages().items():
+            if version_id not in given:
+                msg = f"Deleting model '{self.name}' needs its {stage} holder {version_id}."
+                raise ValueError(msg)
+            held.append(
+                {"stage": stage, "version_id": version_id, "version_name": given[version_id].name}
+            )
+        self._delete(actor=actor, reason=reason, holders=held)
+        index.release(str(self.id))
+
+    def add_version(
+        self,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        tags: Iterable[str] = (),
+        actor: str,
+    ) -> ModelVersion:
+        """A new version with the next number (never reused), named by it unless ``name``
+        (a custom name, unique among the live versions) is given. Save it with the model."""
+        self.check_live()
+        number = self.last_number + 1
+        version_name = str(number) if name is None else check_version_name(name)
+        if version_name in self.custom_names:
+            msg = (
+                f"Unable to create model version {self.name} (version {version_name}): "
+                "a version with the same name already exists."
+            )
+            raise EntityExistsError(msg)
+        version = ModelVersion(
+            model_id=str(self.id),
+            number=number,
+            name=version_name,
+            description=description,
+            tags=list(tags),
+            actor=actor,
+        )
+        self._add_version(version_id=str(version.id), number=number, name=version_name, actor=actor)
+        return version
+
+    def update_version(
+        self,
+        version: ModelVersion,
+        *,
+        name: str | None = None,
+        description: str | None = None,
+        add_tags: Iterable[str] = (),
+        remove_tags: Iterable[str] = (),
+        stage: object = None,
+        displaced: ModelVersion | None = None,
+        force: bool = False,
+        reason: str | None = None,
+        actor: str,
+    ) -> bool:
+        """Every change to one version as one command: all its events are triggered, or none.
+
+        A rename and a promotion asked for together are checked together (the new name is
+        free; the stage is free, or ``force`` is given) before any event is triggered, so a
+        refused promotion leaves the name as it was. ``displaced`` is the version the
+        promotion would move to archived (``displaced_by``). Returns False when nothing
+        changed. Save the version, then the model.
+        """
+        self.check_version_live(version)
+        new_name = name if name is not None and name != version.name else None
+        if new_name is not None:
+            new_name = check_version_name(new_name)
+            if new_name in self.custom_names:
+                msg = f"Model '{self.name}' already has a version named '{new_name}'."
+                raise EntityExistsError(msg)
+        target = None if stage is None else stages.assignable_stage(stage)
+        if target is not None:
+            self._check_promotion(version, target, displaced, force, new_name or version.name)
+        # Everything is checked: trigger the events.
+        if new_name is not None:
+            self._rename_version(
+                version_id=str(version.id), old_name=version.name, new_name=new_name, actor=actor
+            )
+        changed = version.update(
+            description=description,
+            add_tags=add_tags,
+            remove_tags=remove_tags,
+            name=new_name,
+            actor=actor,
+        )
+        if target is not None:
+            promoted = self.promote(
+                version, target, displaced=displaced, force=force, reason=reason, actor=actor
+            )
+            changed = changed or promoted
+        return changed
+
+    def promote(
+        self,
+        version: ModelVersion,
+        stage: object,
+        *,
+        displaced: ModelVersion | None = None,
+        force: bool = False,
+        reason: str | None = None,
+        actor: str,
+    ) -> bool:
+        """Move a version into a stage; False if it is there already.
+
+        An exclusive stage another version holds is refused (``StageOccupiedError``) unless
+        ``force`` is given; then two events are triggered: that holder (``displaced``, see
+        ``displaced_by``) moves to archived, then this version moves in.
+        """
+        self.check_version_live(version)
+        target = stages.assignable_stage(stage)
+        version_id = str(version.id)
+        current = self.stage_of.get(version_id, stages.NONE)
+        if target == current:
+            return False
+        archived = self._check_promotion(version, target, displaced, force, version.name)
+        if archived is not None:
+            why = f"displaced from {target} by version '{version.name}'"
+            self._change_stage(
+                version_id=str(archived.id),
+                version_name=archived.name,
+                stage=stages.ARCHIVED,
+                previous_stage=target,
+                displaced_version_id=None,
+                displaced_version_name=None,
+                actor=actor,
+                reason=f"{why}: {reason}" if reason else why,
+            )
+        self._change_stage(
+            version_id=version_id,
+            version_name=version.name,
+            stage=target,
+            previous_stage=current,
+            displaced_version_id=None if archived is None else str(archived.id),
+            displaced_version_name=None if archived is None else archived.name,
+            actor=actor,
+            reason=reason,
+        )
+        return True
+
+    def delete_version(
+        self, version: ModelVersion, *, actor: str, reason: str | None = None
+    ) -> None:
+        """Delete a version: its custom name is free again, its stage empty; its number stays
+        used. Triggers the version's own ``Deleted`` too: save the model, then the version."""
+        self.check_version_live(version)
+        version_id = str(version.id)
+        self._delete_version(
+            version_id=version_id,
+            version_name=version.name,
+            stage=self.stage_of.get(version_id, stages.NONE),
+            actor=actor,
+            reason=reason,
+        )
+        version.delete(actor=actor)
+
+    # ------------------------------------------------------------------ queries
+
+    def check_live(self) -> None:
+        """Refuse any command on a deleted model."""
+        if self.deleted:
+            raise EntityDeletedError(f"Model '{self.name}' ({self.id}) was deleted.")
+
+    def check_version_live(self, version: ModelVersion) -> None:
+        """Refuse a command on a version that was deleted, or whose model was."""
+        self.check_live()
+        if version.model_id != str(self.id):
+            msg = f"Version '{version.name}' is not a version of model '{self.name}'."
+            raise NotFoundError(msg)
+        if version.deleted:
+            msg = f"Version '{version.name}' of model '{self.name}' was deleted."
+            raise EntityDeletedError(msg)
+
     def holder(self, stage: str) -> str | None:
-        """The version id holding an exclusive stage, if any."""
-        for version_id, held in self.stage_of.items():
-            if held == stage:
-                return version_id
-        return None
+        """The version id holding an exclusive stage, if any (for ``none`` or ``archived``:
+        the first version in that stage)."""
+        if stage in stages.EXCLUSIVE:
+            return self._holders().get(stage)
+        return next((v for v, held in self.stage_of.items() if held == stage), None)
+
+    def held_stages(self) -> dict[str, str]:
+        """Exclusive stage -> the version id holding it, for the stages held, in stage order."""
+        holders = self._holders()
+        return {stage: holders[stage] for stage in stages.EXCLUSIVE if stage in holders}
+
+    def displaced_by(self, version: ModelVersion, stage: object) -> str | None:
+        """The version id that promoting ``version`` into ``stage`` would move to archived."""
+        target = stages.assignable_stage(stage)
+        version_id = str(version.id)
+        if target not in stages.EXCLUSIVE or self.stage_of.get(version_id) == target:
+            return None
+        return self.holder(target)
+
+    def _check_promotion(
+        self,
+        version: ModelVersion,
+        target: str,
+        displaced: ModelVersion | None,
+        force: bool,
+        shown_name: str,
+    ) -> ModelVersion | None:
+        """Refuse a promotion into an occupied exclusive stage without force; return the
+        holder it moves to archived, if any."""
+        holder_id = self.displaced_by(version, target)
+        if holder_id is None:
+            return None
+        if displaced is None or str(displaced.id) != holder_id:
+            msg = f"Promoting into {target} moves version {holder_id}: pass it as displaced."
+            raise ValueError(msg)
+        if not force:
+            msg = (
+                f"Model version '{displaced.name}' of model '{self.name}' is in "
+                f"{target}; promoting version '{shown_name}' needs force=True, "
+                f"which moves '{displaced.name}' to archived."
+            )
+            raise StageOccupiedError(msg, stage=target, holder=displaced.name)
+        return displaced
+
+    def _holders(self) -> dict[str, str]:
+        holders: dict[str, str] | None = vars(self).get("exclusive_holders")
+        if holders is None:  # loaded from a snapshot taken before the index existed
+            holders = {}
+            for version_id, held in self.stage_of.items():
+                if held in stages.EXCLUSIVE:
+                    holders.setdefault(held, version_id)
+            self.exclusive_holders = holders
+        return holders
+
+    # ------------------------------------------------------------------- events
 
     @event(Updated)
     def _update(self, changes: dict[str, Any], actor: str) -> None:
@@ -141,6 +434,7 @@ class Model(Aggregate, created_event_name="Registered"):
         self.deleted = True
         self.stage_of.clear()
         self.custom_names.clear()
+        self.exclusive_holders = {}
 
     @event(VersionAdded)
     def _add_version(self, version_id: str, number: int, name: str, actor: str) -> None:
@@ -158,6 +452,7 @@ class Model(Aggregate, created_event_name="Registered"):
         self, version_id: str, version_name: str, stage: str, actor: str, reason: str | None
     ) -> None:
         self.custom_names.pop(version_name, None)
+        self._leave_stage(version_id)
         self.stage_of.pop(version_id, None)
 
     @event(StageChanged)
@@ -172,10 +467,20 @@ class Model(Aggregate, created_event_name="Registered"):
         actor: str,
         reason: str | None,
     ) -> None:
+        self._leave_stage(version_id)
         if stage == stages.NONE:
             self.stage_of.pop(version_id, None)
         else:
-            self.stage_of[version_id] = stage
+            self.stage_of[version_id] = stage  # a version already listed keeps its place
+            if stage in stages.EXCLUSIVE:
+                self._holders()[stage] = version_id
+
+    def _leave_stage(self, version_id: str) -> None:
+        """Drop the version from the holders index (``stage_of`` is updated by the caller)."""
+        holders = self._holders()
+        held = self.stage_of.get(version_id)
+        if held is not None and holders.get(held) == version_id:
+            del holders[held]
 
 
 def model_name_id(name: str) -> UUID:
@@ -214,10 +519,23 @@ class ModelName(Aggregate):
     def create_id(name: str) -> UUID:
         return model_name_id(name)
 
-    @event(Claimed)
     def claim(self, model_id: str) -> None:
+        """Give the name to a model; refused while another model holds it."""
+        if self.model_id is not None:
+            msg = f"The model name '{self.name}' is held by model {self.model_id}."
+            raise EntityExistsError(msg)
+        self._claim(model_id=model_id)
+
+    def release(self, model_id: str) -> None:
+        """Free the name; only the model holding it can."""
+        if self.model_id != model_id:
+            raise NotFoundError(f"Model {model_id} does not hold the name '{self.name}'.")
+        self._release(model_id=model_id)
+
+    @event(Claimed)
+    def _claim(self, model_id: str) -> None:
         self.model_id = model_id
 
     @event(Released)
-    def release(self, model_id: str) -> None:
+    def _release(self, model_id: str) -> None:
         self.model_id = None

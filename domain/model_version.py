@@ -1,15 +1,22 @@
 """The ``ModelVersion`` aggregate: one version's own record.
 
 Its number and stage are decided by the owning ``Model`` (which guards uniqueness and the
-one-holder-per-stage rule); here live the fields a user edits and the metadata logged on it.
+one-holder-per-stage rule): a version is created, renamed and deleted through the model's
+commands. Here live the fields a user edits, the metadata logged on it and its links to
+artifact versions; every command refuses a deleted version.
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, ClassVar
 from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
+
+from .artifact import Artifact, check_link_kind
+from .errors import EntityDeletedError
+from .names import edited_tags
 
 
 class ModelVersion(Aggregate):
@@ -91,6 +98,94 @@ class ModelVersion(Aggregate):
     @staticmethod
     def create_id(**_: Any) -> UUID:
         return uuid4()
+
+    # ----------------------------------------------------------------- commands
+
+    def update(
+        self,
+        *,
+        description: str | None = None,
+        add_tags: Iterable[str] = (),
+        remove_tags: Iterable[str] = (),
+        name: str | None = None,
+        actor: str,
+    ) -> bool:
+        """Change the description, tags and name as one ``Updated`` event; False if nothing
+        would change. A new name comes from ``Model.update_version``, which checks it is free."""
+        self.check_live()
+        changes: dict[str, Any] = {}
+        if description is not None and description != self.description:
+            changes["description"] = description
+        tags = edited_tags(self.tags, add_tags, remove_tags)
+        if tags != self.tags:
+            changes["tags"] = tags
+        if name is not None and name != self.name:
+            changes["name"] = name
+        if not changes:
+            return False
+        self._update(model_id=self.model_id, changes=changes, actor=actor)
+        return True
+
+    def log_metadata(
+        self,
+        metadata: dict[str, Any],
+        *,
+        run_id: UUID | str | None = None,
+        step: str | None = None,
+        actor: str,
+    ) -> None:
+        """Log metadata (already encoded for the log) on a live version."""
+        self.check_live()
+        self._log_metadata(
+            model_id=self.model_id,
+            metadata=metadata,
+            run_id=None if run_id is None else str(run_id),
+            step=step,
+            actor=actor,
+        )
+
+    def link_artifact(
+        self,
+        artifact: Artifact,
+        artifact_version_id: UUID | str,
+        *,
+        kind: str,
+        run_id: UUID | str | None = None,
+        step: str | None = None,
+        actor: str,
+    ) -> bool:
+        """Link a version of ``artifact`` to this version as ``kind``; the same link again
+        appends nothing (returns False). A new kind for a linked version is a new link."""
+        self.check_live()
+        check_link_kind(kind)
+        number = artifact.version_number(artifact_version_id)
+        if self.links.get(str(artifact_version_id)) == kind:
+            return False
+        self._link_artifact(
+            model_id=self.model_id,
+            artifact_id=str(artifact.id),
+            artifact_name=artifact.name,
+            artifact_version_id=str(artifact_version_id),
+            artifact_version_number=number,
+            kind=kind,
+            run_id=None if run_id is None else str(run_id),
+            step=step,
+            actor=actor,
+        )
+        return True
+
+    def delete(self, *, actor: str) -> None:
+        """Mark the version deleted (``Model.delete_version`` calls this after its own event)."""
+        self.check_live()
+        self._delete(model_id=self.model_id, actor=actor)
+
+    def check_live(self) -> None:
+        """Refuse any command on a deleted version."""
+        if self.deleted:
+            msg = f"Version '{self.name}' ({self.id}) of model {self.model_id} was deleted."
+            raise EntityDeletedError(msg)
+
+    # ------------------------------------------------------------------- events
 
     @event(Updated)
     def _update(self, model_id: str, changes: dict[str, Any], actor: str) -> None:

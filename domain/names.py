@@ -15,7 +15,7 @@ from __future__ import annotations
 import functools
 import inspect
 import unicodedata
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import ParamSpec, TypeVar
 from uuid import UUID
 
@@ -203,6 +203,14 @@ def check_tags(tags: object) -> list[str]:
         check_visible_text(tag, "tag")
         if tag not in result:
             result.append(tag)
+    return result
+
+
+def edited_tags(tags: list[str], add: Iterable[str], remove: Iterable[str]) -> list[str]:
+    """``tags`` without ``remove``, then ``add`` appended in order, each tag once."""
+    removed = set(remove)
+    result = [t for t in tags if t not in removed]
+    result += [t for t in dict.fromkeys(add) if t not in result]
     return result
 
 

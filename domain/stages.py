@@ -33,3 +33,16 @@ def assignable_stage(value: object) -> str:
         msg = f"'{value}' is not a valid model stage; use one of: {', '.join(ASSIGNABLE)}."
         raise ValidationError(msg)
     return stage
+
+
+def selected_stage(selector: object) -> str | None:
+    """The stage a version selector names (``latest`` for None), or None if it is not one.
+
+    Any case, and an enum holding a stage (``ModelStages.PRODUCTION``), name the stage.
+    """
+    if selector is None:
+        return LATEST
+    value = getattr(selector, "value", selector)
+    if isinstance(value, str) and value.lower() in ALL:
+        return value.lower()
+    return None
