@@ -1,18 +1,45 @@
-"""The catalog: current state of models and versions (with each version's current stage)."""
+"""The catalog: current state of models and versions (with each version's current stage).
+
+Besides the rows of models and versions it keeps what their listings would otherwise count
+or scan: each model's live version count and latest live version, the live model count,
+and the current tags of models and versions as rows of their own (indexed by tag).
+"""
 
 from __future__ import annotations
 
 from typing import Any, ClassVar
 
 from eventsourcing.dispatch import singledispatchmethod
-from sqlalchemy import Executable, Table, and_, bindparam, insert, update
+from sqlalchemy import (
+    Executable,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    false,
+    insert,
+    literal,
+    select,
+    update,
+)
 
 from modelplane.domain import stages
 from modelplane.domain.model import DESCRIPTIVE_FIELDS, Model
 from modelplane.domain.model_version import ModelVersion
 
 from .folding import Batch, Projection
-from .tables import model_names, models, version_states, versions
+from .tables import (
+    counters,
+    model_names,
+    model_tags,
+    models,
+    version_states,
+    version_tags,
+    versions,
+)
+
+LIVE_MODELS = "live_models"
 
 _insert_model = insert(models)
 _insert_name = insert(model_names)
@@ -53,6 +80,72 @@ _set_stage = (
     .where(versions.c.id == bindparam("_id"))
     .values(stage=bindparam("_stage"), updated=bindparam("_at"))
 )
+# The highest-numbered live version, recomputed once per model per batch after every other
+# statement (one seek on ``mp_versions_live``): a deleted latest hands over to the next.
+_refresh_latest = (
+    update(models)
+    .where(models.c.id == bindparam("_id"))
+    .values(
+        latest_version_id=select(versions.c.id)
+        .where(versions.c.model_id == bindparam("_id"), versions.c.deleted == false())
+        .order_by(versions.c.number.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+)
+# The live model counter: its row is made by the first batch that moves it (a rebuild
+# empties the table), then moved by the sum of the batch's registrations and deletions.
+_ensure_counter = insert(counters).from_select(
+    ["name", "value"],
+    select(literal(LIVE_MODELS), literal(0)).where(
+        ~exists().where(counters.c.name == LIVE_MODELS)
+    ),
+)
+_move_counter = (
+    update(counters)
+    .where(counters.c.name == bindparam("_name"))
+    .values(value=counters.c.value + bindparam("_delta"))
+)
+_insert_model_tag = insert(model_tags)
+# a tag edit by a later event: the rows take the model's name as the table has it (a rename
+# in the same batch rewrites them after: ``_rename_model_tags``)
+_derive_model_tag = insert(model_tags).from_select(
+    ["model_id", "position", "tag", "name"],
+    select(
+        models.c.id,
+        bindparam("position", type_=models.c.registered_position.type),
+        bindparam("tag", type_=model_tags.c.tag.type),
+        models.c.name,
+    ).where(models.c.id == bindparam("model_id")),
+)
+_drop_older_model_tags = delete(model_tags).where(
+    model_tags.c.model_id == bindparam("_id"), model_tags.c.position < bindparam("_position")
+)
+_drop_model_tags = delete(model_tags).where(model_tags.c.model_id == bindparam("_id"))
+_rename_model_tags = (
+    update(model_tags)
+    .where(model_tags.c.model_id == bindparam("_id"))
+    .values(name=bindparam("_name"))
+)
+_insert_version_tag = insert(version_tags)
+_derive_version_tag = insert(version_tags).from_select(
+    ["version_id", "position", "tag", "model_id", "number"],
+    select(
+        versions.c.id,
+        bindparam("position", type_=versions.c.created_position.type),
+        bindparam("tag", type_=version_tags.c.tag.type),
+        versions.c.model_id,
+        versions.c.number,
+    ).where(versions.c.id == bindparam("version_id")),
+)
+_drop_older_version_tags = delete(version_tags).where(
+    version_tags.c.version_id == bindparam("_id"),
+    version_tags.c.position < bindparam("_position"),
+)
+_drop_version_tags = delete(version_tags).where(version_tags.c.version_id == bindparam("_id"))
+_drop_model_version_tags = delete(version_tags).where(
+    version_tags.c.model_id == bindparam("_id")
+)
 _updates: dict[tuple[Table, frozenset[str]], Executable] = {}
 
 
@@ -71,7 +164,15 @@ def _update(table: Table, keys: frozenset[str]) -> Executable:
 
 class Catalog(Projection):
     name: ClassVar[str] = "catalog"
-    tables: ClassVar[tuple[Table, ...]] = (models, model_names, versions, version_states)
+    tables: ClassVar[tuple[Table, ...]] = (
+        models,
+        model_names,
+        model_tags,
+        versions,
+        version_states,
+        version_tags,
+        counters,
+    )
 
     @singledispatchmethod
     def process_event(self, event: object, position: int, batch: Batch) -> None:
@@ -92,9 +193,16 @@ class Catalog(Projection):
             registered_position=position,
             deleted_position=None,
             live_versions=0,
+            latest_version_id=None,
         )
         batch.add(_insert_model, row)
         batch.add(_insert_name, {"model_id": row["id"], "position": position, "name": event.name})
+        for tag in dict.fromkeys(row["tags"]):  # a log may hold a list from before dedup
+            batch.add(
+                _insert_model_tag,
+                {"model_id": row["id"], "position": position, "tag": tag, "name": event.name},
+            )
+        _count_models(batch, 1)
 
     @process_event.register
     def _(self, event: Model.Updated, position: int, batch: Batch) -> None:
@@ -102,17 +210,28 @@ class Catalog(Projection):
         params = {f"_{key}": value for key, value in changes.items()}
         params["_id"] = str(event.originator_id)
         batch.add(_update(models, frozenset(changes)), params)
+        model_id = params["_id"]
+        if "tags" in event.changes:
+            for tag in dict.fromkeys(event.changes["tags"]):
+                batch.derive(
+                    _derive_model_tag, {"model_id": model_id, "position": position, "tag": tag}
+                )
+            batch.add(_drop_older_model_tags, {"_id": model_id, "_position": position})
         if "name" in event.changes:
-            batch.add(
-                _insert_name,
-                {"model_id": params["_id"], "position": position, "name": event.changes["name"]},
-            )
+            name = event.changes["name"]
+            batch.add(_insert_name, {"model_id": model_id, "position": position, "name": name})
+            batch.add(_rename_model_tags, {"_id": model_id, "_name": name})
 
     @process_event.register
     def _(self, event: Model.Deleted, position: int, batch: Batch) -> None:
-        params = {"_id": str(event.originator_id), "_at": event.timestamp, "_position": position}
+        model_id = str(event.originator_id)
+        params = {"_id": model_id, "_at": event.timestamp, "_position": position}
         batch.add(_delete_model, params)
         batch.add(_delete_model_versions, params)
+        batch.add(_drop_model_tags, {"_id": model_id})
+        batch.add(_drop_model_version_tags, {"_id": model_id})
+        _refresh(batch, model_id)
+        _count_models(batch, -1)
 
     @process_event.register
     def _(self, event: ModelVersion.Created, position: int, batch: Batch) -> None:
@@ -136,6 +255,18 @@ class Catalog(Projection):
             },
         )
         batch.add_to(_count_version, event.model_id, "_delta", {"_id": event.model_id, "_delta": 1})
+        _refresh(batch, event.model_id)
+        for tag in dict.fromkeys(event.tags):
+            batch.add(
+                _insert_version_tag,
+                {
+                    "version_id": str(event.originator_id),
+                    "position": position,
+                    "tag": tag,
+                    "model_id": event.model_id,
+                    "number": event.number,
+                },
+            )
         batch.add(
             _insert_version_state,
             {
@@ -154,6 +285,13 @@ class Catalog(Projection):
         params = {f"_{key}": value for key, value in changes.items()}
         params["_id"] = str(event.originator_id)
         batch.add(_update(versions, frozenset(changes)), params)
+        if "tags" in event.changes:
+            for tag in dict.fromkeys(event.changes["tags"]):
+                batch.derive(
+                    _derive_version_tag,
+                    {"version_id": params["_id"], "position": position, "tag": tag},
+                )
+            batch.add(_drop_older_version_tags, {"_id": params["_id"], "_position": position})
         batch.add(
             _insert_version_state,
             {
@@ -170,10 +308,23 @@ class Catalog(Projection):
     def _(self, event: ModelVersion.Deleted, position: int, batch: Batch) -> None:
         params = {"_id": str(event.originator_id), "_at": event.timestamp, "_position": position}
         batch.add(_delete_version, params)
+        batch.add(_drop_version_tags, {"_id": params["_id"]})
         params = {"_id": event.model_id, "_delta": -1}
         batch.add_to(_count_version, event.model_id, "_delta", params)
+        _refresh(batch, event.model_id)
 
     @process_event.register
     def _(self, event: Model.StageChanged, position: int, batch: Batch) -> None:
         params = {"_id": event.version_id, "_stage": event.stage, "_at": event.timestamp}
         batch.add(_set_stage, params)
+
+
+def _refresh(batch: Batch, model_id: str) -> None:
+    """Recompute the model's latest live version once the batch has settled its versions."""
+    batch.set_last(_refresh_latest, model_id, {"_id": model_id})
+
+
+def _count_models(batch: Batch, delta: int) -> None:
+    """Move the live model counter (its row made first if a rebuild emptied the table)."""
+    batch.set_last(_ensure_counter, LIVE_MODELS, {})
+    batch.add_to(_move_counter, LIVE_MODELS, "_delta", {"_name": LIVE_MODELS, "_delta": delta})

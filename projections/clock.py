@@ -7,7 +7,7 @@ that the history dates after T. Instead every event of one save gets one timesta
 after the lock is held and strictly greater than the newest timestamp already in the log.
 Timestamps therefore increase with position, and the events of one transaction share theirs:
 time travel to a datetime answers what a reader polling at that time saw, and the events with
-equal timestamps are exactly one transaction (``projections.queries.visible_position``).
+equal timestamps are exactly one transaction (``projections.queries.time_travel.position_at``).
 """
 
 from __future__ import annotations

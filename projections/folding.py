@@ -1,9 +1,10 @@
 """How a projection folds events into SQL: handlers queue statements, a batch runs them.
 
-Handlers never read the tables they write: each event carries what its rows need. That lets
-one code path serve both the inline fold of a single command (a handful of statements) and
-a replay of a million events, where consecutive rows for the same statement go to the
-database as one ``executemany``.
+Handlers never read the tables they write: each event carries what its rows need, or the
+statement reads it in SQL at a point of the batch where it is settled (``Batch.derive``,
+``Batch.set_last``). That lets one code path serve both the inline fold of a single command
+(a handful of statements) and a replay of a million events, where consecutive rows for the
+same statement go to the database as one ``executemany``.
 """
 
 from __future__ import annotations
@@ -20,13 +21,16 @@ class Batch:
 
     Every row a fold inserts is new (keyed by a new id or log position) and no insert depends
     on an update, so all inserts go first, one ``executemany`` per statement in event order;
-    then the updates, in event order, consecutive ones of the same statement together (they
-    may touch rows inserted by this batch); then updates that only move a counter or a
-    high-water mark, merged per row. The tables end as if each event had been applied alone.
+    then the derived inserts (``INSERT ... SELECT`` reading rows the plain inserts may have
+    just added); then the updates and deletes, in event order, consecutive ones of the same
+    statement together (they may touch rows inserted by this batch); then updates that only
+    move a counter or a high-water mark, or recompute a value from the settled rows, merged
+    per row. The tables end as if each event had been applied alone.
     """
 
     def __init__(self) -> None:
         self._inserts: dict[Executable, list[dict[str, Any]]] = {}
+        self._derived: dict[Executable, list[dict[str, Any]]] = {}
         self._runs: list[tuple[Executable, list[dict[str, Any]]]] = []
         self._merged: dict[Executable, dict[Any, dict[str, Any]]] = {}
 
@@ -38,6 +42,15 @@ class Batch:
         else:
             self._runs.append((statement, [params]))
 
+    def derive(self, statement: Insert, params: dict[str, Any]) -> None:
+        """Queue an ``INSERT ... SELECT`` that reads rows of this batch's plain inserts.
+
+        It runs after every plain insert and before any update or delete, so what it reads
+        from an updated row is the value before this batch's updates: a later update in the
+        batch must bring such copies up to date itself (a rename updates the name it copied).
+        """
+        self._derived.setdefault(statement, []).append(params)
+
     def add_to(self, statement: Executable, key: Any, field: str, params: dict[str, Any]) -> None:
         """Queue an increment of ``params[field]`` for row ``key``, summed with earlier ones."""
         rows = self._merged.setdefault(statement, {})
@@ -47,19 +60,29 @@ class Batch:
             rows[key] = dict(params)
 
     def set_last(self, statement: Executable, key: Any, params: dict[str, Any]) -> None:
-        """Queue an update of row ``key`` where only the last one queued matters."""
+        """Queue an update of row ``key`` where only the last one queued matters.
+
+        Merged updates run last, so one that recomputes a value in SQL (the latest live
+        version of a model) reads the rows as the whole batch leaves them.
+        """
         self._merged.setdefault(statement, {})[key] = dict(params)
 
     def flush(self, session: Session | Connection) -> None:
         merged = [(statement, list(rows.values())) for statement, rows in self._merged.items()]
-        for statement, params in [*self._inserts.items(), *self._runs, *merged]:
+        queued = [*self._inserts.items(), *self._derived.items(), *self._runs, *merged]
+        for statement, params in queued:
             session.execute(statement, params if len(params) > 1 else params[0])
         self._inserts.clear()
+        self._derived.clear()
         self._runs.clear()
         self._merged.clear()
 
     def __len__(self) -> int:
-        queued = [*self._inserts.values(), *(params for _, params in self._runs)]
+        queued = [
+            *self._inserts.values(),
+            *self._derived.values(),
+            *(params for _, params in self._runs),
+        ]
         return sum(map(len, queued)) + sum(len(rows) for rows in self._merged.values())
 
 

@@ -10,28 +10,29 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable, Sequence
+from typing import cast
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, Recording
 from sqlalchemy import Connection, bindparam, delete, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
+from .bulk import BulkWriter
 from .catalog import Catalog
 from .clock import set_clock
 from .event_index import EventIndex
 from .folding import Batch, Projection
 from .lineage import Lineage
 from .log import EventLog
-from .metadata import Metadata
+from .metadata_values import MetadataValues
 from .stage_history import StageHistory
-from .tables import FINGERPRINT, clock, schema, tracking
-from .tables import metadata as table_metadata
+from .tables import FINGERPRINT, clock, read_tables, schema, tracking
 
 #: Every projection, in the order they fold each batch.
 PROJECTIONS: tuple[Projection, ...] = (
     Catalog(),
     StageHistory(),
-    Metadata(),
+    MetadataValues(),
     Lineage(),
     EventIndex(),
 )
@@ -51,7 +52,7 @@ _positions = select(tracking.c.projection, tracking.c.position)
 
 def create_tables(conn: Connection) -> None:
     """Create the read tables, a tracking row (position 0) per projection, the fingerprint."""
-    table_metadata.create_all(conn)
+    read_tables.create_all(conn)
     known = set(conn.execute(select(tracking.c.projection)).scalars())
     missing = [p.name for p in PROJECTIONS if p.name not in known]
     if missing:
@@ -70,16 +71,18 @@ def stored_fingerprint(conn: Connection) -> str | None:
 
 
 def upgrade(session: Session | Connection, log: EventLog, progress: Progress | None = None) -> bool:
-    """Make the read tables match this code's, refolding the log if they did not.
+    """Make the read tables match this code's in place, refolding the log if they did not.
 
     Runs in the caller's transaction, which must hold the log's write lock and, on a store
     other processes may be creating at the same time, the schema lock
-    (``projections.engine.schema_transaction``). Returns whether the tables were rebuilt.
+    (``projections.engine.schema_transaction``): for a new store, or an empty log. Read
+    tables over a log worth keeping are rebuilt beside the live ones instead
+    (``projections.generations``). Returns whether the tables were rebuilt.
     """
     conn = session.connection() if isinstance(session, Session) else session
     if stored_fingerprint(conn) == FINGERPRINT:
         return False
-    table_metadata.drop_all(conn)
+    read_tables.drop_all(conn)
     create_tables(conn)
     rebuild(session, log, progress=progress)
     set_clock(session)
@@ -119,6 +122,28 @@ def catch_up(
     return head
 
 
+def queue(
+    batch: Batch,
+    projections: Sequence[Projection],
+    tracked: dict[str, int],
+    events: Sequence[tuple[int, object]],
+) -> None:
+    """Queue in ``batch`` the statements folding the events each projection has not seen.
+
+    Projection by projection, each in log order (a projection's statements stay together,
+    so the batch sends them in few executions); handlers looked up once per event type.
+    """
+    types = {type(event) for _, event in events}
+    for projection in projections:
+        seen = tracked[projection.name]
+        handlers = {t: projection.handler_for(t) for t in types}
+        for position, event in events:
+            if position > seen:
+                handler = handlers[type(event)]
+                if handler is not None:
+                    handler(event, position, batch)
+
+
 def _fold(
     conn: Session | Connection,
     projections: Sequence[Projection],
@@ -126,14 +151,7 @@ def _fold(
     events: Sequence[tuple[int, object]],
 ) -> None:
     batch = Batch()
-    for projection in projections:
-        seen = tracked[projection.name]
-        handler_for = projection.handler_for
-        for position, event in events:
-            if position > seen:
-                handler = handler_for(type(event))
-                if handler is not None:
-                    handler(event, position, batch)
+    queue(batch, projections, tracked, events)
     batch.flush(conn)
 
 
@@ -189,9 +207,11 @@ def rebuild(
     # repeated scans of them cost a third of the time, and reference counting frees them.
     collecting = gc.isenabled()
     gc.disable()
+    connection = conn if isinstance(conn, Connection) else conn.connection()
+    writer = cast(Connection, BulkWriter(connection))  # it runs what a session would
     try:
         for page in log.pages(source, 0, until):
-            _fold(conn, projections, tracked, page)
+            _fold(writer, projections, tracked, page)
             done += len(page)
             head = page[-1][0]
             if progress:

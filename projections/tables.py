@@ -89,7 +89,8 @@ class JSONValue(TypeDecorator[Any]):
         return value
 
 
-metadata = MetaData()
+#: Every read table (``create_all`` / ``drop_all`` make and drop the read side).
+read_tables = MetaData()
 
 ID = String(36)
 NAME = String(255)
@@ -102,7 +103,7 @@ def _text(name: str) -> Column[Any]:
 
 models = Table(
     "mp_models",
-    metadata,
+    read_tables,
     Column("id", ID, primary_key=True),
     Column("name", NAME, nullable=False),
     _text("license"),
@@ -122,23 +123,43 @@ models = Table(
     Column("deleted_position", BigInteger, nullable=True),
     # kept by the fold so that paging a model's versions never counts 100,000 rows
     Column("live_versions", Integer, nullable=False),
-    Index("mp_models_name", "name", "deleted"),
+    # the highest-numbered live version, kept by the fold (``catalog``): showing a model's
+    # latest version is one primary-key read, not a scan of its versions
+    Column("latest_version_id", ID, nullable=True),
+    # live models by name: a lookup by name, and pages of models one seek each (keyset)
+    Index("mp_models_live_name", "deleted", "name"),
 )
 
 # Every name a model has had, from the position it took it: history and the event log stay
 # reachable under old names after a rename.
 model_names = Table(
     "mp_model_names",
-    metadata,
+    read_tables,
     Column("model_id", ID, primary_key=True),
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("name", NAME, nullable=False),
-    Index("mp_model_names_name", "name"),
+    # "which model had name N at position P": the greatest position <= P under N, one seek
+    Index("mp_model_names_name", "name", "position"),
+)
+
+# The current tags of each live model, one row per tag, under the model's current name
+# (kept by the fold on renames): ``list_models(tag=)`` reads a page of one tag's models in
+# name order from one index range. A tag edit adds the whole new list at its position and
+# drops the rows of earlier positions, so the rows come out the same however the events
+# were batched; a model's deletion drops them.
+model_tags = Table(
+    "mp_model_tags",
+    read_tables,
+    Column("model_id", ID, primary_key=True),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("tag", NAME, primary_key=True),
+    Column("name", NAME, nullable=False),
+    Index("mp_model_tags_tag", "tag", "name"),
 )
 
 versions = Table(
     "mp_model_versions",
-    metadata,
+    read_tables,
     Column("id", ID, primary_key=True),
     Column("model_id", ID, nullable=False),
     Column("number", Integer, nullable=False),
@@ -155,7 +176,35 @@ versions = Table(
     Column("deleted_position", BigInteger, nullable=True),
     Index("mp_versions_number", "model_id", "number", unique=True),
     Index("mp_versions_name", "model_id", "name"),
-    Index("mp_versions_stage", "model_id", "stage"),
+    # a model's live versions newest first (pages, the latest), past any deleted ones
+    Index("mp_versions_live", "model_id", "deleted", "number"),
+    # the same in one stage: ``list_model_versions(stage=)`` pages from one seek
+    Index("mp_versions_stage", "model_id", "deleted", "stage", "number"),
+    # the newest version created by a log position (time travel to ``latest``): numbers are
+    # allocated in log order, so the greatest creation position <= P is the highest number
+    Index("mp_versions_created", "model_id", "created_position"),
+)
+
+# The current tags of each live version (as ``mp_model_tags`` for models), with its model
+# and number: ``list_model_versions(tag=)`` pages newest first from one index range.
+version_tags = Table(
+    "mp_version_tags",
+    read_tables,
+    Column("version_id", ID, primary_key=True),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("tag", NAME, primary_key=True),
+    Column("model_id", ID, nullable=False),
+    Column("number", Integer, nullable=False),
+    Index("mp_version_tags_tag", "model_id", "tag", "number"),
+)
+
+# Counts a listing's total would otherwise count row by row (``live_models``: one row),
+# moved by the folds.
+counters = Table(
+    "mp_counters",
+    read_tables,
+    Column("name", String(32), primary_key=True),
+    Column("value", BigInteger, nullable=False),
 )
 
 # A version's name, description and tags over log positions, for time travel: one row per
@@ -163,7 +212,7 @@ versions = Table(
 # a field at position p is the one of the last row <= p where it is not NULL.
 version_states = Table(
     "mp_version_states",
-    metadata,
+    read_tables,
     Column("version_id", ID, primary_key=True),
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("model_id", ID, nullable=False),
@@ -175,7 +224,7 @@ version_states = Table(
 
 stage_changes = Table(
     "mp_stage_changes",
-    metadata,
+    read_tables,
     # a model's deletion releases both exclusive stages at one position
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("model_id", ID, nullable=False),
@@ -196,7 +245,7 @@ stage_changes = Table(
 # holder at position p is the row with the greatest position <= p (version_id NULL = nobody).
 stage_holders = Table(
     "mp_stage_holders",
-    metadata,
+    read_tables,
     Column("model_id", ID, primary_key=True),
     Column("stage", STAGE, primary_key=True),
     Column("position", BigInteger, primary_key=True, autoincrement=False),
@@ -207,7 +256,7 @@ stage_holders = Table(
 # (the latest is the current one), with who logged it and from which run and step.
 metadata_values = Table(
     "mp_metadata",
-    metadata,
+    read_tables,
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("key", String(255), primary_key=True),
     Column("subject_kind", String(16), nullable=False),
@@ -223,7 +272,7 @@ metadata_values = Table(
 
 artifacts = Table(
     "mp_artifacts",
-    metadata,
+    read_tables,
     Column("id", ID, primary_key=True),
     Column("name", NAME, nullable=False, unique=True),
     Column("created", UTCDateTime, nullable=False),
@@ -233,7 +282,7 @@ artifacts = Table(
 
 artifact_versions = Table(
     "mp_artifact_versions",
-    metadata,
+    read_tables,
     Column("id", ID, primary_key=True),
     Column("artifact_id", ID, nullable=False),
     Column("name", NAME, nullable=False),
@@ -253,12 +302,15 @@ artifact_versions = Table(
     Column("position", BigInteger, nullable=False),
     Index("mp_artifact_versions_number", "artifact_id", "number", unique=True),
     Index("mp_artifact_versions_run", "run_id"),
+    # pages newest first, of every artifact or of one name (keyset on the position)
+    Index("mp_artifact_versions_position", "position"),
+    Index("mp_artifact_versions_name", "name", "position"),
 )
 
 # model version <-> artifact version, as data, model or deployment artifact
 artifact_links = Table(
     "mp_artifact_links",
-    metadata,
+    read_tables,
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("model_id", ID, nullable=False),
     Column("model_version_id", ID, nullable=False),
@@ -277,7 +329,7 @@ artifact_links = Table(
 
 runs = Table(
     "mp_runs",
-    metadata,
+    read_tables,
     Column("id", ID, primary_key=True),
     Column("name", NAME, nullable=False),
     Column("pipeline", NAME, nullable=False),
@@ -295,14 +347,17 @@ runs = Table(
     Column("updated", UTCDateTime, nullable=False),
     Column("created_by", NAME, nullable=False),
     Column("position", BigInteger, nullable=False),
-    Index("mp_runs_model_version", "model_version_id"),
+    # pages newest first (keyset on the position): of every run, a model's, a version's
+    Index("mp_runs_position", "position"),
+    Index("mp_runs_model", "model_id", "position"),
+    Index("mp_runs_model_version", "model_version_id", "position"),
     Index("mp_runs_started", "started"),
 )
 
 # one row per finished step; inputs/outputs map names to artifact version ids
 run_steps = Table(
     "mp_run_steps",
-    metadata,
+    read_tables,
     Column("run_id", ID, primary_key=True),
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("step", NAME, nullable=False),
@@ -317,7 +372,7 @@ run_steps = Table(
 # which runs read which artifact versions (the consuming side of lineage)
 artifact_consumers = Table(
     "mp_artifact_consumers",
-    metadata,
+    read_tables,
     Column("artifact_version_id", ID, primary_key=True),
     Column("run_id", ID, primary_key=True),
     Column("step", NAME, primary_key=True),
@@ -328,7 +383,7 @@ artifact_consumers = Table(
 
 event_index = Table(
     "mp_event_index",
-    metadata,
+    read_tables,
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("model_id", ID, nullable=True),
     # the pipeline run an event belongs to or was made in (a model's feed includes its runs)
@@ -341,7 +396,8 @@ event_index = Table(
     Index("mp_event_index_model", "model_id", "position"),
     Index("mp_event_index_run", "run_id", "position"),
     Index("mp_event_index_artifact", "artifact_version_id", "position"),
-    Index("mp_event_index_time", "timestamp"),
+    # the last position at or before a time (``at=<datetime>``): one seek, backwards
+    Index("mp_event_index_time", "timestamp", "position"),
 )
 
 # The newest event time handed out, in microseconds since the epoch (one row): the write
@@ -349,14 +405,14 @@ event_index = Table(
 # (``projections.clock``). Not a projection's table: a rebuild leaves it as it is.
 clock = Table(
     "mp_clock",
-    metadata,
+    read_tables,
     Column("id", Integer, primary_key=True, autoincrement=False),
     Column("micros", BigInteger, nullable=False),
 )
 
 tracking = Table(
     "mp_tracking",
-    metadata,
+    read_tables,
     Column("projection", String(64), primary_key=True),
     Column("position", BigInteger, nullable=False),
 )
@@ -366,7 +422,7 @@ tracking = Table(
 # and refolded from the log, instead of being migrated.
 schema = Table(
     "mp_schema",
-    metadata,
+    read_tables,
     Column("fingerprint", String(64), primary_key=True),
 )
 
@@ -374,7 +430,7 @@ schema = Table(
 def fingerprint() -> str:
     """A hash of every read table's columns, types, keys and indexes."""
     parts: list[str] = []
-    for table in metadata.sorted_tables:
+    for table in read_tables.sorted_tables:
         parts.append(f"table {table.name}")
         for column in table.columns:
             parts.append(

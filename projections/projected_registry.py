@@ -15,6 +15,7 @@ from modelplane.domain.registry import Registry
 
 from .clock import lock_and_date
 from .engine import schema_transaction
+from .generations import analyze, builds_online, upgrade_online
 from .log import EventLog
 from .runner import catch_up, stored_fingerprint, upgrade
 from .tables import FINGERPRINT
@@ -88,6 +89,11 @@ class ProjectedRegistry(Registry):
         outside that transaction, and on SQLite would wait for the lock this one holds.)
         An existing, current store skips the lock (one look at the catalog and the
         fingerprint), so opening it never waits for other writers.
+
+        Read tables of another version over a non-empty log are rebuilt beside the live ones
+        and swapped in (:mod:`~projections.generations`): the processes already using the
+        store go on reading and writing meanwhile. A new store, or one whose log is empty,
+        gets its tables in place, in the schema transaction.
         """
         log_tables = self._log_tables()
         with self.engine.connect() as conn:
@@ -98,8 +104,19 @@ class ProjectedRegistry(Registry):
         with schema_transaction(self.engine) as conn:
             for table in log_tables:
                 table.create(conn, checkfirst=True)
-            self.lock_log(conn)  # live writers (already past their first use) wait too
-            upgrade(conn, self.event_log)
+            stored = stored_fingerprint(conn)
+            if stored == FINGERPRINT:
+                return
+            in_place = (
+                stored is None or self.event_log.head(conn) == 0 or not builds_online(self.engine)
+            )
+            if in_place:
+                self.lock_log(conn)  # live writers (already past their first use) wait too
+                refolded = upgrade(conn, self.event_log) and self.event_log.head(conn) > 0
+        if not in_place:
+            upgrade_online(self.engine, self.event_log, self.lock_log)
+        elif refolded:
+            analyze(self.engine)
 
     def _log_tables(self) -> list[Table]:
         """The tables the event-sourcing library defines: the events' and the snapshots'."""

@@ -1,4 +1,5 @@
-"""Metadata: every value ever logged per key on a model version, artifact version or run.
+"""The ``metadata`` projection: every value ever logged per key on a model version, artifact
+version or run.
 
 Values are stored as the event holds them: JSON in the lossless form of
 ``domain.validation.encode_metadata`` (NaN, infinities and big integers tagged), which both
@@ -41,7 +42,7 @@ def _add(batch: Batch, event: Any, position: int, row: dict[str, Any]) -> None:
         )
 
 
-class Metadata(Projection):
+class MetadataValues(Projection):
     name: ClassVar[str] = "metadata"
     tables: ClassVar[tuple[Table, ...]] = (metadata_values,)
 
