@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .client import Client
     from .enums import ModelStages
-    from .metadata import log_metadata
+    from .metadata_logging import log_metadata
     from .model import Model
     from .pipelines import get_pipeline_context, get_step_context, pipeline, step
 
@@ -22,7 +22,7 @@ _EXPORTS = {
     "Client": "modelplane.client",
     "Model": "modelplane.model",
     "ModelStages": "modelplane.enums",
-    "log_metadata": "modelplane.metadata",
+    "log_metadata": "modelplane.metadata_logging",
     "step": "modelplane.pipelines",
     "pipeline": "modelplane.pipelines",
     "get_step_context": "modelplane.pipelines",

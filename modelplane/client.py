@@ -5,16 +5,16 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from uuid import UUID
 
 import orjson
-from sqlalchemy import RowMapping
 
 from modelplane.domain import stages
 from modelplane.domain.errors import NotFoundError, ValidationError
 from modelplane.domain.model_card import DESCRIPTIVE_FIELDS
 from modelplane.domain.names import normalises_names
+from modelplane.domain.stages import selected_stage
 from modelplane.domain.validation import (
     check_int64,
     check_paging,
@@ -22,7 +22,6 @@ from modelplane.domain.validation import (
     decode_metadata,
 )
 from modelplane.domain.validation import decode_value as _decoded
-from modelplane.projections import queries
 
 from . import config
 from .enums import ModelStages
@@ -41,14 +40,19 @@ from .responses import (
     StageChange,
     StepRunResponse,
 )
-from .store import Store
+from .store_handle import Store
 
 if TYPE_CHECKING:
-    from .artifacts.store import ArtifactStore
+    from sqlalchemy import RowMapping
+
+    from modelplane.projections.queries.paging import PageRows, Paging
+
+    from .artifacts.content_store import ArtifactStore
 
 #: The log table the eventsourcing library writes for the application named "modelplane".
 EVENTS_TABLE = "modelplane_events"
 DEFAULT_PAGE_SIZE = 50
+T = TypeVar("T")
 _STAGES = {stage.value: stage for stage in ModelStages}
 
 
@@ -86,10 +90,11 @@ class Client:
 
     @normalises_names("model_name_or_id")
     def get_model(self, model_name_or_id: str | UUID) -> ModelResponse:
+        from modelplane.projections.queries.models import model_row
+
         with self._store.read() as conn:
-            row = queries.model_row(conn, model_name_or_id)
-            latest = queries.latest_version_names(conn, [row["id"]])
-        return _model(row, latest.get(row["id"]))
+            row = model_row(conn, model_name_or_id)
+        return _model(row)
 
     @normalises_names("name", "tag")
     def list_models(
@@ -98,13 +103,19 @@ class Client:
         tag: str | None = None,
         page: int = 1,
         size: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
     ) -> Page[ModelResponse]:
-        """Live models, by name; ``name`` matches a substring, ``tag`` an exact tag."""
-        _check_paging(page, size)
+        """Live models, by name; ``name`` matches a substring, ``tag`` an exact tag.
+
+        ``cursor`` (a previous page's ``next_cursor``) continues from where that page ended,
+        with the same filters; ``page`` counts pages from the first instead.
+        """
+        from modelplane.projections.queries.models import list_models
+
+        paging = _paging(page, size, cursor)
         with self._store.read() as conn:
-            rows, total = queries.list_models(conn, name=name, tag=tag, page=page, size=size)
-            latest = queries.latest_version_names(conn, [row["id"] for row in rows])
-        return Page([_model(r, latest.get(r["id"])) for r in rows], total, page, size)
+            found = list_models(conn, name=name, tag=tag, paging=paging)
+        return self._page(found, [_model(r) for r in found.rows], size)
 
     @normalises_names("model_name_or_id", "name", "add_tags", "remove_tags")
     def update_model(
@@ -167,18 +178,26 @@ class Client:
         the stage then, in which stage the version was, and (through the returned object)
         its metadata and linked artifacts as they were then.
         """
+        from modelplane.projections.queries.models import model_row
+        from modelplane.projections.queries.time_travel import (
+            model_row_at,
+            position_at,
+            version_row_at,
+        )
+        from modelplane.projections.queries.versions import quick_version_row, version_row
+
         selector = model_version_name_or_number_or_id
         with self._store.read() as conn:
             if at is None:
-                quick = queries.quick_version_row(conn, model_name_or_id, selector)
+                quick = quick_version_row(conn, model_name_or_id, selector)
                 if quick is not None:
                     return self._version(quick, quick["model_name"])
-                model = queries.model_row(conn, model_name_or_id)
-                row = queries.version_row(conn, model, selector)
+                model = model_row(conn, model_name_or_id)
+                row = version_row(conn, model, selector)
                 return self._version(row, model["name"])
-            position = queries.position_at(conn, at)
-            model = queries.model_row_at(conn, model_name_or_id, position)
-            row, stage_then = queries.version_row_at(conn, model, selector, position)
+            position = position_at(conn, at)
+            model = model_row_at(conn, model_name_or_id, position)
+            row, stage_then = version_row_at(conn, model, selector, position)
             return self._version(row, model["name"], stage=stage_then, as_of=position)
 
     @normalises_names("model_name_or_id", "tag", "name")
@@ -190,18 +209,22 @@ class Client:
         name: str | None = None,
         page: int = 1,
         size: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
     ) -> Page[ModelVersionResponse]:
-        """Live versions of a model, newest first."""
-        _check_paging(page, size)
+        """Live versions of a model, newest first (``cursor``: as in ``list_models``)."""
+        from modelplane.projections.queries.models import model_row
+        from modelplane.projections.queries.versions import list_versions
+
+        paging = _paging(page, size, cursor)
         stage_filter = None if stage is None else _stage_filter(stage)
         with self._store.read() as conn:
-            model = queries.model_row(conn, model_name_or_id)
-            rows, total = queries.list_versions(
-                conn, model, stage=stage_filter, tag=tag, name=name, page=page, size=size
+            model = model_row(conn, model_name_or_id)
+            found = list_versions(
+                conn, model, stage=stage_filter, tag=tag, name=name, paging=paging
             )
         model_id = UUID(model["id"])
-        items = [self._version(r, model["name"], model_id=model_id) for r in rows]
-        return Page(items, total, page, size)
+        items = [self._version(r, model["name"], model_id=model_id) for r in found.rows]
+        return self._page(found, items, size)
 
     @normalises_names("model_name_or_id", "version_name_or_id", "name", "add_tags", "remove_tags")
     def update_model_version(
@@ -234,7 +257,9 @@ class Client:
     def delete_model_version(
         self, model_version_id: str | UUID, reason: str | None = None
     ) -> None:
-        uid = queries.as_uuid(model_version_id)
+        from modelplane.projections.queries.ids import as_uuid
+
+        uid = as_uuid(model_version_id)
         if uid is None:
             msg = f"'{model_version_id}' is not a model version id."
             raise NotFoundError(msg)
@@ -243,14 +268,32 @@ class Client:
     # --------------------------------------------------------- history & audit
 
     @normalises_names("model_name_or_id")
-    def get_stage_history(self, model_name_or_id: str | UUID) -> list[StageChange]:
+    def get_stage_history(
+        self,
+        model_name_or_id: str | UUID,
+        after: int | None = None,
+        limit: int | None = None,
+    ) -> list[StageChange]:
         """Every stage change of every version of the model, oldest first.
 
         A name that was deleted and registered again returns the history of every life.
+        ``after`` (a log position) and ``limit`` read it a page at a time: the changes after
+        that position, at most ``limit`` of them (one more when a model's deletion released
+        both stages at the page's last position, so a position is never split); the next
+        page is ``after=`` the last change's ``position``. Without them, the whole history.
         """
+        from modelplane.projections.queries.models import model_ids_ever_named
+        from modelplane.projections.queries.versions import stage_history
+
+        if after is not None:
+            after = check_int64(after, "log position")
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise ValidationError("limit must be a whole number of at least 1.")
+            check_int64(limit, "limit")
         with self._store.read() as conn:
-            model_ids = queries.model_ids_ever_named(conn, model_name_or_id)
-            rows = queries.stage_history(conn, model_ids)
+            model_ids = model_ids_ever_named(conn, model_name_or_id)
+            rows = stage_history(conn, model_ids, after=after, limit=limit)
         return [
             StageChange(
                 position=int(r["position"]),
@@ -272,18 +315,23 @@ class Client:
         self, model: str | UUID | None = None, after: int | None = None, limit: int = 100
     ) -> list[LoggedEvent]:
         """The raw log from a position on, optionally only one model's events (every life)."""
+        from modelplane.projections.log import EventLog
+        from modelplane.projections.queries.events import event_entries, event_positions
+        from modelplane.projections.queries.models import model_ids_ever_named
+
         if limit < 1:
             raise ValidationError("limit must be at least 1.")
         start = check_int64(after or 0, "log position")
         check_int64(limit, "limit")
+        log = EventLog.named(EVENTS_TABLE)
         with self._store.read() as conn:
             if model is None:
-                rows = queries.raw_events(conn, events_table=EVENTS_TABLE, after=start, limit=limit)
+                rows = log.rows(conn, start, limit=limit)
             else:
-                ids = queries.model_ids_ever_named(conn, model)
-                wanted = queries.event_positions(conn, ids, start, limit)
-                rows = queries.raw_events(conn, events_table=EVENTS_TABLE, positions=wanted)
-            index = queries.event_entries(conn, [row[0] for row in rows])
+                ids = model_ids_ever_named(conn, model)
+                wanted = event_positions(conn, ids, start, limit)
+                rows = log.rows_at(conn, wanted)
+            index = event_entries(conn, [row[0] for row in rows])
         events = []
         for position, originator_id, version, topic, state in rows:
             payload = decode_event_payload(orjson.loads(state))
@@ -327,25 +375,36 @@ class Client:
     ) -> ArtifactVersionResponse:
         """An artifact version by name (+ version number; None: the newest), by id, or (with
         no version) by an unambiguous id prefix."""
+        from modelplane.projections.queries.lineage import artifact_version_row
+
         with self._store.read() as conn:
-            row = queries.artifact_version_row(conn, name_id_or_prefix, version)
+            row = artifact_version_row(conn, name_id_or_prefix, version)
         return self._artifact_response(row)
 
     @normalises_names("name")
     def list_artifact_versions(
-        self, name: str | None = None, page: int = 1, size: int = DEFAULT_PAGE_SIZE
+        self,
+        name: str | None = None,
+        page: int = 1,
+        size: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
     ) -> Page[ArtifactVersionResponse]:
-        """Artifact versions, newest first; ``name`` keeps one artifact's."""
-        _check_paging(page, size)
+        """Artifact versions, newest first; ``name`` keeps one artifact's (``cursor``: as in
+        ``list_models``)."""
+        from modelplane.projections.queries.lineage import list_artifact_versions
+
+        paging = _paging(page, size, cursor)
         with self._store.read() as conn:
-            rows, total = queries.list_artifact_versions(conn, name=name, page=page, size=size)
-        return Page([self._artifact_response(r) for r in rows], total, page, size)
+            found = list_artifact_versions(conn, name=name, paging=paging)
+        return self._page(found, [self._artifact_response(r) for r in found.rows], size)
 
     @normalises_names("name_id_or_prefix")
     def get_pipeline_run(self, name_id_or_prefix: str | UUID) -> PipelineRunResponse:
         """A run by id, name (the newest of that name) or unambiguous id prefix (ZenML's order)."""
+        from modelplane.projections.queries.lineage import run_row
+
         with self._store.read() as conn:
-            row = queries.run_row(conn, name_id_or_prefix)
+            row = run_row(conn, name_id_or_prefix)
         return self._run_response(row)
 
     @normalises_names("model")
@@ -356,34 +415,53 @@ class Client:
         model_version_id: str | UUID | None = None,
         page: int = 1,
         size: int = DEFAULT_PAGE_SIZE,
+        cursor: str | None = None,
     ) -> Page[PipelineRunResponse]:
-        """Runs, newest first: of a model (every life of its name), a version, a status."""
-        _check_paging(page, size)
+        """Runs, newest first: of a model (every life of its name), a version, a status
+        (``cursor``: as in ``list_models``)."""
+        from modelplane.projections.queries.lineage import list_runs
+        from modelplane.projections.queries.models import model_ids_ever_named
+
+        paging = _paging(page, size, cursor)
         with self._store.read() as conn:
-            model_ids = None if model is None else queries.model_ids_ever_named(conn, model)
-            rows, total = queries.list_runs(
+            model_ids = None if model is None else model_ids_ever_named(conn, model)
+            found = list_runs(
                 conn,
                 model_ids=model_ids,
                 model_version_id=None if model_version_id is None else str(model_version_id),
                 status=status,
-                page=page,
-                size=size,
+                paging=paging,
             )
-        return Page([self._run_response(r) for r in rows], total, page, size)
+        return self._page(found, [self._run_response(r) for r in found.rows], size)
 
     # ----------------------------------------------------------------- helpers
+
+    def _page(self, found: PageRows, items: list[T], size: int) -> Page[T]:
+        """A page of items; a total still to be counted is counted in a read of its own, if
+        and when it is read."""
+        from modelplane.projections.queries.paging import run_count
+
+        total = found.total
+        if isinstance(total, int):
+            return Page(items, total, found.index, size, found.next_cursor)
+
+        def count() -> int:
+            with self._store.read() as conn:
+                return run_count(conn, total)
+
+        return Page(items, count, found.index, size, found.next_cursor)
 
     @property
     def artifact_store(self) -> ArtifactStore:
         """The folder artifacts are stored in (under ``MODELPLANE_HOME``)."""
         if self._artifacts is None:
-            from .artifacts.store import ArtifactStore
+            from .artifacts.content_store import ArtifactStore
 
             self._artifacts = ArtifactStore()
         return self._artifacts
 
     def _load_artifact(self, artifact: ArtifactVersionResponse) -> Any:
-        from .artifacts.store import StoredArtifact
+        from .artifacts.content_store import StoredArtifact
 
         stored = StoredArtifact(
             uri=artifact.uri,
@@ -440,8 +518,10 @@ class Client:
     def _linked_artifacts(
         self, version_id: UUID, kind: str | None, until: int | None = None
     ) -> dict[str, dict[str, ArtifactVersionResponse]]:
+        from modelplane.projections.queries.lineage import artifact_links_of
+
         with self._store.read() as conn:
-            rows = queries.artifact_links_of(conn, str(version_id), until)
+            rows = artifact_links_of(conn, str(version_id), until)
         linked: dict[str, dict[str, ArtifactVersionResponse]] = {}
         for row in rows:
             if kind is None or row["link_kind"] == kind:
@@ -450,21 +530,27 @@ class Client:
         return linked
 
     def _consumers_of(self, artifact_version_id: UUID) -> list[ArtifactConsumer]:
+        from modelplane.projections.queries.lineage import consumers_of
+
         with self._store.read() as conn:
-            rows = queries.consumers_of(conn, str(artifact_version_id))
+            rows = consumers_of(conn, str(artifact_version_id))
         return [
             ArtifactConsumer(UUID(r["run_id"]), r["step"], r["input_name"], int(r["position"]))
             for r in rows
         ]
 
     def _consuming_runs(self, version_id: UUID) -> list[PipelineRunResponse]:
+        from modelplane.projections.queries.lineage import runs_consuming_version
+
         with self._store.read() as conn:
-            rows = queries.runs_consuming_version(conn, str(version_id))
+            rows = runs_consuming_version(conn, str(version_id))
         return [self._run_response(r) for r in rows]
 
     def _steps_of(self, run_id: UUID) -> dict[str, StepRunResponse]:
+        from modelplane.projections.queries.lineage import run_steps_of
+
         with self._store.read() as conn:
-            rows = queries.run_steps_of(conn, str(run_id))
+            rows = run_steps_of(conn, str(run_id))
         return {
             r["step"]: StepRunResponse(
                 name=r["step"],
@@ -479,14 +565,18 @@ class Client:
         }
 
     def _model_id(self, model_name_or_id: str | UUID) -> UUID:
+        from modelplane.projections.queries.models import model_row
+
         with self._store.read() as conn:
-            return UUID(queries.model_row(conn, model_name_or_id)["id"])
+            return UUID(model_row(conn, model_name_or_id)["id"])
 
     def _version_by_id(
         self, version_id: UUID | str, *, deleted_ok: bool = False
     ) -> ModelVersionResponse:
+        from modelplane.projections.queries.versions import version_with_model_name
+
         with self._store.read() as conn:
-            row = queries.version_with_model_name(conn, version_id, deleted_ok=deleted_ok)
+            row = version_with_model_name(conn, version_id, deleted_ok=deleted_ok)
         return self._version(row, row["model_name"])
 
     def _version(
@@ -514,8 +604,10 @@ class Client:
         )
 
     def _metadata_of(self, version_id: UUID, until: int | None = None) -> dict[str, MetadataValue]:
+        from modelplane.projections.queries.metadata_history import metadata_history
+
         with self._store.read() as conn:
-            history = queries.metadata_history(conn, str(version_id), until)
+            history = metadata_history(conn, str(version_id), until)
         return {
             key: MetadataValue(
                 key,
@@ -540,33 +632,36 @@ def _descriptive_fields(arguments: dict[str, Any]) -> dict[str, Any]:
     return {field: arguments[field] for field in DESCRIPTIVE_FIELDS}
 
 
-def _model(row: RowMapping, latest_version_name: str | None) -> ModelResponse:
+def _model(row: RowMapping) -> ModelResponse:
     return ModelResponse(
         id=UUID(row["id"]),
         name=row["name"],
-        license=row["license"],
-        description=row["description"],
-        audience=row["audience"],
-        use_cases=row["use_cases"],
-        limitations=row["limitations"],
-        trade_offs=row["trade_offs"],
-        ethics=row["ethics"],
         tags=list(row["tags"]),
         created=row["created"],
         updated=row["updated"],
         user=row["created_by"],
-        latest_version_name=latest_version_name,
+        latest_version_name=row["latest_version_name"],
         deleted=bool(row["deleted"]),
+        **{field: row[field] for field in DESCRIPTIVE_FIELDS},
     )
 
 
 def _stage_filter(stage: ModelStages | str) -> str:
-    value = str(getattr(stage, "value", stage)).lower()
-    if value not in stages.ASSIGNABLE:
+    """The stage to list versions in: one a version can be in (``latest`` is not)."""
+    value = selected_stage(stage)
+    if value is None or value not in stages.ASSIGNABLE:
         msg = f"'{stage}' is not a stage to filter by; use one of: {', '.join(stages.ASSIGNABLE)}."
         raise ValidationError(msg)
     return value
 
 
-def _check_paging(page: int, size: int) -> None:
-    check_paging(page, size)  # ints >= 1 whose offset fits 64 bits
+def _paging(page: int, size: int, cursor: str | None) -> Paging:
+    """What page a listing reads: a page number (ints >= 1 whose offset fits 64 bits) or a
+    cursor a previous page handed out (checked when the listing decodes it)."""
+    from modelplane.projections.queries.paging import Paging
+
+    check_paging(page, size)
+    if cursor is not None and not isinstance(cursor, str):
+        msg = f"cursor must be a previous page's next_cursor, not {cursor!r}."
+        raise ValidationError(msg)
+    return Paging(page=page, size=size, cursor=cursor)

@@ -15,7 +15,7 @@ from uuid import UUID
 
 from modelplane.domain.errors import NotFoundError, ValidationError
 from modelplane.domain.names import is_ascii_digits, normalise_name, normalise_names
-from modelplane.projections.queries import as_uuid, stages_selector
+from modelplane.domain.stages import selected_stage
 
 from .client import Client
 from .enums import ModelStages
@@ -50,6 +50,8 @@ class Model:
         """``model_version_id`` (ZenML's) picks a version by id and overrides ``version``."""
         check_options("Model", Model.__init__, zenml_options, MODEL_IGNORED)
         if model_version_id is not None:
+            from modelplane.projections.queries.ids import as_uuid
+
             version = as_uuid(model_version_id)
             if version is None:
                 msg = f"model_version_id must be a model version id, not {model_version_id!r}."
@@ -198,6 +200,8 @@ def _needs_lookup(selector: VersionSelector) -> bool:
     """Whether a selector names its version only through the store (stage, number, id)."""
     if selector is None:
         return False
-    if isinstance(selector, (int, UUID)) or stages_selector(selector) is not None:
+    from modelplane.projections.queries.ids import as_uuid
+
+    if isinstance(selector, (int, UUID)) or selected_stage(selector) is not None:
         return True
     return is_ascii_digits(selector) or as_uuid(selector) is not None

@@ -35,13 +35,14 @@ from sqlalchemy import (
 from sqlalchemy.engine import make_url
 
 from modelplane.domain.errors import ValidationError
-from modelplane.projections import queries
 from modelplane.projections.clock import set_clock
+from modelplane.projections.generations import builds_online, rebuild_online
+from modelplane.projections.queries.time_travel import position_at
 from modelplane.projections.runner import create_tables, rebuild
-from modelplane.projections.tables import metadata as read_tables
+from modelplane.projections.tables import read_tables
 
 from .responses import ReplayResult
-from .store import Store
+from .store_handle import Store
 
 #: The marker table that makes a file recognisable as a replay output (one row: what built it).
 MARKER = "mp_replay"
@@ -72,8 +73,9 @@ def replay(
 ) -> ReplayResult:
     """Fold the log (up to ``until``) into fresh tables and report how fast it went.
 
-    Into the live tables (always the whole log), it runs as one transaction holding the log's
-    write lock: readers see the old tables until the new ones are complete, and writers wait.
+    Into the live tables (always the whole log), the new tables are built beside the live
+    ones and swapped in (``projections.generations``): readers see the old tables until the
+    swap, and writers wait only for the swap.
     ``into`` a path builds a separate SQLite file holding only the read tables, up to
     ``until`` if given, which leaves the live store untouched. The path must be new, or a
     previous replay output and ``overwrite`` set; the live store, a directory and any other
@@ -89,12 +91,16 @@ def replay(
     registry = store.registry
     log = registry.event_log
     with registry.engine.connect() as conn:
-        limit = None if until is None else queries.position_at(conn, until)
+        limit = None if until is None else position_at(conn, until)
     target = None if into is None else _check_target(store, Path(into), overwrite)
     started = time.perf_counter()
-    if target is None:
+    if target is None and builds_online(registry.engine):
+        built = rebuild_online(registry.engine, log, registry.lock_log, progress)
+        count, head = built.events, built.position
+        shown = "live read tables"
+    elif target is None:  # an in-memory store: in place, in one transaction
         with registry.transaction(commit=True) as session:
-            registry.lock_log(session)  # writers wait until the new tables are complete
+            registry.lock_log(session)
             count = rebuild(session, log, limit, progress)
             head = _head(log, session, limit)
         shown = "live read tables"

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 from uuid import UUID
 
-from .enums import ModelStages
+from .enums import ArtifactType, ModelStages
 
 if TYPE_CHECKING:
     from .client import Client
@@ -16,14 +16,53 @@ if TYPE_CHECKING:
 T = TypeVar("T")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, init=False)
 class Page(Generic[T]):
-    """One page of a listing, iterable like a list, with the totals a pager needs."""
+    """One page of a listing, iterable like a list, with the totals a pager needs.
+
+    ``next_cursor`` (None on the last page) reads the next page from where this one ended
+    (``list_models(cursor=page.next_cursor)``): one index seek however deep the listing goes,
+    and rows added or deleted in between neither repeat nor skip the rows after it, which
+    page numbers (an offset) cannot promise.
+
+    ``total`` is counted when first read where no counter keeps it (filtered listings), in a
+    read of its own: a caller that only pages never pays for counting every match, and under
+    concurrent writes the count may differ from the items by what was written in between.
+    """
 
     items: list[T]
-    total: int
+    total: int = field(compare=False)
     index: int
     size: int
+    next_cursor: str | None = None
+
+    def __init__(
+        self,
+        items: list[T],
+        total: int | Callable[[], int],
+        index: int,
+        size: int,
+        next_cursor: str | None = None,
+    ) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "items", items)
+        if callable(total):
+            setattr_(self, "_count", total)
+        else:
+            setattr_(self, "total", total)
+        setattr_(self, "index", index)
+        setattr_(self, "size", size)
+        setattr_(self, "next_cursor", next_cursor)
+
+    if not TYPE_CHECKING:
+
+        def __getattr__(self, name: str) -> Any:
+            # only reached while ``total`` is still to be counted (it is then not set)
+            if name != "total" or "_count" not in self.__dict__:
+                raise AttributeError(name)
+            total = int(self.__dict__["_count"]())
+            object.__setattr__(self, "total", total)
+            return total
 
     @property
     def total_pages(self) -> int:
@@ -151,30 +190,30 @@ class ModelVersionResponse:
     def get_model_artifact(
         self, name: str, version: str | int | None = None
     ) -> ArtifactVersionResponse | None:
-        return _pick(self._linked("model").get(name), version)
+        return _pick(self._linked(ArtifactType.MODEL).get(name), version)
 
     def get_data_artifact(
         self, name: str, version: str | int | None = None
     ) -> ArtifactVersionResponse | None:
-        return _pick(self._linked("data").get(name), version)
+        return _pick(self._linked(ArtifactType.DATA).get(name), version)
 
     def get_deployment_artifact(
         self, name: str, version: str | int | None = None
     ) -> ArtifactVersionResponse | None:
-        return _pick(self._linked("deployment").get(name), version)
+        return _pick(self._linked(ArtifactType.DEPLOYMENT).get(name), version)
 
     @property
     def data_artifacts(self) -> dict[str, dict[str, ArtifactVersionResponse]]:
         """``{name: {version: artifact version}}`` of the data artifacts linked here."""
-        return self._linked("data")
+        return self._linked(ArtifactType.DATA)
 
     @property
     def model_artifacts(self) -> dict[str, dict[str, ArtifactVersionResponse]]:
-        return self._linked("model")
+        return self._linked(ArtifactType.MODEL)
 
     @property
     def deployment_artifacts(self) -> dict[str, dict[str, ArtifactVersionResponse]]:
-        return self._linked("deployment")
+        return self._linked(ArtifactType.DEPLOYMENT)
 
     @property
     def pipeline_runs(self) -> dict[str, PipelineRunResponse]:

@@ -31,10 +31,13 @@ from typing import Any, ClassVar, TypeVar
 import orjson
 
 from modelplane.domain.errors import ValidationError
+from modelplane.enums import ArtifactType
 
-DATA = "data"
-MODEL = "model"
-SERVICE = "service"
+#: The link kinds a materializer may give its values (``Materializer.artifact_type``), under
+#: the names ZenML's ``ArtifactType`` uses; ``SERVICE`` is a deployment.
+DATA: str = ArtifactType.DATA.value
+MODEL: str = ArtifactType.MODEL.value
+SERVICE: str = ArtifactType.SERVICE.value
 
 PICKLE_FILE = "data.pkl"
 

@@ -1,5 +1,11 @@
 """The ``modelplane`` command line (typer + rich).
 
+Each command lives in the module its name gives, under ``commands/``: ``modelplane run list``
+in ``commands/run.py``, ``modelplane model version update`` in ``commands/model/version.py``.
+A group imports a command's module only when that command runs or help lists it
+(``lazy_group.py``). Options several commands share are declared in ``options.py``; parsing
+numbers, selectors and times is ``params.py``; output is ``render.py``.
+
 User errors (bad input, unknown names, refused commands) print one line on stderr and exit
 with status 1; usage errors exit with 2, as typer does. No traceback reaches the user for
 either.
@@ -14,7 +20,7 @@ import typer
 
 from modelplane.domain.errors import RegistryError, ValidationError
 
-from . import audit, lineage, models
+from .lazy_group import lazy_group
 from .render import visible
 
 app = typer.Typer(
@@ -26,12 +32,15 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    cls=lazy_group("modelplane.cli.commands", "events", "replay", "model", "run", "artifact"),
 )
-app.add_typer(models.app, name="model")
-app.add_typer(lineage.runs, name="run")
-app.add_typer(lineage.artifacts, name="artifact")
-app.command("events")(audit.events)
-app.command("replay")(audit.replay)
+
+
+@app.callback()
+def _root() -> None:
+    # typer builds a group only for an app with a callback or commands of its own, and every
+    # command of this one is lazy
+    pass
 
 
 def main(args: list[str] | None = None) -> None:

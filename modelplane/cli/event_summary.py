@@ -116,11 +116,11 @@ class Describer:
         """A version's number, as text (numbers never change, names may)."""
         if version_id not in self._versions:
             from modelplane.domain.errors import RegistryError
-            from modelplane.projections import queries
+            from modelplane.projections.queries.versions import version_with_model_name
 
             try:
                 with self.client._store.read() as conn:
-                    row = queries.version_with_model_name(conn, version_id, deleted_ok=True)
+                    row = version_with_model_name(conn, version_id, deleted_ok=True)
                 self._versions[version_id] = str(row["number"])
             except RegistryError:
                 self._versions[version_id] = None

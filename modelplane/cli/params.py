@@ -28,11 +28,6 @@ MAX_PAGE = 2**31 - 1
 EARLIEST = datetime(1, 1, 2, tzinfo=UTC)
 LATEST = datetime(9999, 12, 30, tzinfo=UTC)
 
-AT_HELP = (
-    "As of a log position (digits) or an ISO 8601 time such as 2026-11-26T09:15:00+01:00; "
-    "a time without an offset is UTC."
-)
-
 
 def ascii_number(value: str) -> int | None:
     """The integer ``value`` spells in ASCII digits, or None if it is not such a number."""

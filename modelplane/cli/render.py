@@ -103,6 +103,11 @@ def when(value: datetime | None) -> str:
     return value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S")
 
 
+def stage(value: object) -> str:
+    """A stage as shown: a ``ModelStages`` member or a plain string such as ``deleted``."""
+    return str(getattr(value, "value", value))
+
+
 def console(*, stderr: bool = False) -> Console:
     """A console that never turns strings into markup, emoji or highlighted spans."""
     from rich.console import Console

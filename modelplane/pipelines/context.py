@@ -16,6 +16,7 @@ from uuid import UUID
 from modelplane.domain.errors import ValidationError
 from modelplane.domain.model_card import DESCRIPTIVE_FIELDS
 
+from ..enums import ArtifactType
 from ..model import Model
 from .handles import LazyArtifact
 
@@ -61,17 +62,17 @@ class PipelineModel(Model):
     def get_model_artifact(  # type: ignore[override]
         self, name: str, version: str | int | None = None
     ) -> LazyArtifact:
-        return self._lazy(name, version, "model")
+        return self._lazy(name, version, ArtifactType.MODEL.value)
 
     def get_data_artifact(  # type: ignore[override]
         self, name: str, version: str | int | None = None
     ) -> LazyArtifact:
-        return self._lazy(name, version, "data")
+        return self._lazy(name, version, ArtifactType.DATA.value)
 
     def get_deployment_artifact(  # type: ignore[override]
         self, name: str, version: str | int | None = None
     ) -> LazyArtifact:
-        return self._lazy(name, version, "deployment")
+        return self._lazy(name, version, ArtifactType.DEPLOYMENT.value)
 
 
 @dataclass

@@ -21,7 +21,7 @@ from modelplane.domain.names import check_name, normalise_name
 from ..model import Model
 from ..options import PIPELINE_IGNORED, STEP_IGNORED, check_options
 from ..responses import PipelineRunResponse
-from . import context, execution
+from . import context
 from .outputs import output_specs
 
 
@@ -48,6 +48,8 @@ class Step:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if context.current_step() is not None:
             return self.entrypoint(*args, **kwargs)  # a step inside a step is a plain call
+        from . import execution  # loads the store's modules: decorating must stay cheap
+
         run = context.current_run()
         if run is None:
             return execution.standalone_step(
@@ -90,6 +92,8 @@ class Pipeline:
 
         A failing step (or body) marks the run failed and raises the original exception.
         """
+        from . import execution  # loads the store's modules: decorating must stay cheap
+
         execution.check_not_nested()
         parameters = inspect.signature(self.entrypoint).bind(*args, **kwargs)
         parameters.apply_defaults()

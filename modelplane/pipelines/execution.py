@@ -32,12 +32,12 @@ from modelplane.domain.errors import (
     ValidationError,
 )
 from modelplane.domain.model_card import DESCRIPTIVE_FIELDS
-from modelplane.projections import queries
+from modelplane.domain.stages import selected_stage
+from modelplane.projections.queries.ids import as_uuid
 
 from .. import config
 from ..artifacts.artifact_config import ArtifactConfig
 from ..client import Client
-from ..enums import ModelStages
 from ..model import Model
 from ..responses import ArtifactVersionResponse
 from . import context
@@ -45,9 +45,6 @@ from .context import ActiveRun, ResolvedModel, StepContext
 from .handles import LazyArtifact, StepArtifact
 from .naming import RunNaming, run_start_time
 from .outputs import DEFAULT_OUTPUT, OutputSpec, names_of, split_outputs
-
-_STAGE_VALUES = {stage.value for stage in ModelStages}
-
 
 # ------------------------------------------------------------------------------ runs
 
@@ -173,7 +170,7 @@ def resolve_model(model: Model, naming: RunNaming, pipeline: str) -> ResolvedMod
     actor = config.actor()
     selector = model.requested_version  # what was asked for, never a resolved name
     stage = _stage_of(selector)
-    by_id = queries.as_uuid(selector)  # an id (``model_version_id``) must exist, like a number
+    by_id = as_uuid(selector)  # an id (``model_version_id``) must exist, like a number
     exact = isinstance(selector, int) or by_id is not None
     template = None
     if stage is None and not exact and isinstance(selector, str):
@@ -228,11 +225,8 @@ def resolve_model(model: Model, naming: RunNaming, pipeline: str) -> ResolvedMod
 
 
 def _stage_of(selector: object) -> str | None:
-    if isinstance(selector, ModelStages):
-        return selector.value
-    if isinstance(selector, str) and selector.lower() in _STAGE_VALUES:
-        return selector.lower()
-    return None
+    """The stage a run's selector names; None (no version asked for) is not ``latest`` here."""
+    return None if selector is None else selected_stage(selector)
 
 
 def _register(model: Model) -> UUID:

@@ -10,14 +10,17 @@ resolved only when the step that receives it runs, as ZenML resolves it.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
 from modelplane.domain.errors import NotFoundError
 
-from ..artifacts.store import StoredArtifact
 from ..client import Client
+from ..enums import ArtifactType
 from ..responses import ArtifactVersionResponse
+
+if TYPE_CHECKING:
+    from ..artifacts.content_store import StoredArtifact
 
 
 @dataclass(frozen=True)
@@ -60,9 +63,9 @@ class LazyArtifact:
         version = Client()._version_by_id(self.model_version_id)
         getter = {
             None: version.get_artifact,
-            "model": version.get_model_artifact,
-            "data": version.get_data_artifact,
-            "deployment": version.get_deployment_artifact,
+            ArtifactType.MODEL.value: version.get_model_artifact,
+            ArtifactType.DATA.value: version.get_data_artifact,
+            ArtifactType.DEPLOYMENT.value: version.get_deployment_artifact,
         }[self.kind]
         found = getter(self.name, self.version)
         if found is None:

@@ -1,4 +1,4 @@
-"""``modelplane events`` (the raw log) and ``modelplane replay`` (rebuild the read tables)."""
+"""``modelplane events``: the raw event log, summarised or whole."""
 
 from __future__ import annotations
 
@@ -7,14 +7,16 @@ from typing import Annotated, Any
 
 import typer
 
-from . import render
-from .params import WholeNumber, parse_at
+from .. import render, sdk
+from ..options import ModelFilterOpt
+from ..params import WholeNumber
+
+app = typer.Typer(add_completion=False)
 
 
+@app.command("events")
 def events(
-    model: Annotated[
-        str | None, typer.Option(help="Only this model's events (every life of the name).")
-    ] = None,
+    model: ModelFilterOpt = None,
     after: Annotated[
         int, typer.Option(click_type=WholeNumber(0), help="Start after this log position.")
     ] = 0,
@@ -40,11 +42,9 @@ def events(
     and are shown with ``--wide`` or ``--json`` only. ``--json`` prints every event with its
     whole payload (without the event store's ``class_version``).
     """
-    from modelplane.client import Client
+    from ..event_summary import Describer, is_index_event, public_payload
 
-    from .event_summary import Describer, is_index_event, public_payload
-
-    client = Client()
+    client = sdk.client()
     describer = Describer(client, show_model=model is None)
     position = after
     while True:
@@ -101,54 +101,3 @@ def _event_table(rows: list[tuple[Any, ...]], wide: bool) -> None:
         return (position, moment, actor, kind, *rest)
 
     render.table(None, columns, [cells(row) for row in rows], compact=True)
-
-
-def replay(
-    until: Annotated[
-        str | None, typer.Option(help="Stop at this log position or ISO time (with --into).")
-    ] = None,
-    into: Annotated[
-        str | None,
-        typer.Option(
-            help="Build the tables in this new SQLite file instead of the live ones "
-            "(never the store itself; an existing file only if a replay wrote it, "
-            "with --overwrite)."
-        ),
-    ] = None,
-    overwrite: Annotated[
-        bool, typer.Option("--overwrite", help="Replace the replay output already at --into.")
-    ] = False,
-) -> None:
-    """Rebuild the read tables from the log, with a progress bar (on stderr)."""
-    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-
-    from modelplane.client import Client
-
-    bar = Progress(
-        TextColumn("replaying"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        transient=False,
-        console=render.console(stderr=True),
-    )
-    task = bar.add_task("replay", total=None)
-
-    def progress(done: int, total: int) -> None:
-        # started on the first report, after the target was checked: a refusal prints
-        # its one error line and no bar
-        if not bar.live.is_started:
-            bar.start()
-        bar.update(task, completed=done, total=total)
-
-    try:
-        result = Client().rebuild_projections(
-            until=parse_at(until), into=into, progress=progress, overwrite=overwrite
-        )
-    finally:
-        if bar.live.is_started:
-            bar.stop()
-    render.note(
-        f"Replayed {result.events} events up to position {result.position} into "
-        f"{result.target} in {result.seconds:.2f}s ({result.events_per_second:,.0f} events/s)."
-    )

@@ -1,7 +1,10 @@
-"""One handle per store URL per process: a read engine now, the write model on first write.
+"""One handle per store URL per process: a read engine on first read, the write model on
+first write.
 
-Reads need only SQLAlchemy and the read tables; the event-sourced application (and its
-imports) is built the first time something is written, which keeps read-only commands fast.
+Nothing is imported for either until it is used: reads need only SQLAlchemy and the read
+tables, and the event-sourced application (and its imports) is built the first time
+something is written, so ``from modelplane.client import Client`` and read-only commands stay
+fast.
 """
 
 from __future__ import annotations
@@ -11,14 +14,13 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
-from sqlalchemy import Connection, select
-from sqlalchemy.engine import Engine
-from sqlalchemy.exc import OperationalError, ProgrammingError
-
 from . import config
 
 if TYPE_CHECKING:
-    from modelplane.projections.store import ProjectedRegistry
+    from sqlalchemy import Connection
+    from sqlalchemy.engine import Engine
+
+    from modelplane.projections.projected_registry import ProjectedRegistry
 
 _stores: dict[str, Store] = {}
 _lock = threading.Lock()
@@ -46,7 +48,7 @@ class Store:
         if self._registry is None:
             with self._lock:
                 if self._registry is None:
-                    from modelplane.projections.store import open_registry
+                    from modelplane.projections.projected_registry import open_registry
 
                     self._registry = open_registry(self.url)
         return self._registry
@@ -56,6 +58,9 @@ class Store:
         if self._engine is None:
             with self._lock:
                 if self._engine is None:
+                    from sqlalchemy import select
+                    from sqlalchemy.exc import OperationalError, ProgrammingError
+
                     from modelplane.projections.engine import make_engine
                     from modelplane.projections.tables import FINGERPRINT, schema
 
