@@ -40,6 +40,7 @@ from peers._common import (
     peak_rss_mb,
     run_json_child,
     sizes_for,
+    statement_samples,
     time_subprocess,
     timed,
 )
@@ -225,6 +226,20 @@ def workload(sizes: Sizes, env: dict[str, str], errors: dict[str, str]) -> Ops:
         partial(import_samples, sys.executable, "modelplane", sizes.import_runs, child_env),
     )
 
+    log("import_client")
+    optional_op(
+        ops,
+        errors,
+        "import_client",
+        partial(
+            statement_samples,
+            sys.executable,
+            "from modelplane.client import Client",
+            sizes.import_runs,
+            child_env,
+        ),
+    )
+
     log("cli_model_list")
     cli = str(Path(sys.executable).parent / "modelplane")
     # "m1" (m1, m10.., m1xx) is on the first page in either sort order; it
@@ -250,37 +265,36 @@ def _count(page: Any) -> int:
 def seed_events(n: int) -> str:
     """Append at least ``n`` events to the current (empty) store; return the method used.
 
-    TODO(main engineer): if the domain gains a bulk path (e.g. appending
-    pre-built events through ``domain.registry.Registry`` without updating
-    projections), call it here; it would make seeding 100k events take
-    seconds instead of minutes. Until then this goes through the public SDK,
-    which is slower but exercises the exact event mix users produce:
-    models with versions, promotions and metadata. Only the rebuild is timed,
-    so the seeding method does not affect the replay figure.
+    In bulk through the domain (``scale_seed.BulkSeeder``: a thousand events per save, one
+    transaction each, projections folded as they go), so a million events take minutes.
+    The mix is what users produce: models of 20 versions, metadata logged on each, every
+    4th promoted to production (about 72 events a model). Only the rebuild is timed, so the
+    seeding method does not affect the replay figure.
     """
-    from modelplane import log_metadata
-    from modelplane.client import Client
-    from modelplane.enums import ModelStages
+    from scale_seed import STAGE_PRODUCTION, BulkSeeder
 
-    client = Client()
+    from modelplane import config
+    from modelplane.client import Client
+    from modelplane.store_handle import Store
+
+    Client().list_models(size=1)  # creates the store
+    seeder = BulkSeeder(Store.current().registry, config.actor())
     metadata = {"evaluation_metrics": {"accuracy": 0.9, "f1": 0.8}}
     i = 0
     while (have := count_events()) < n:
         log(f"seeded {have:,} events")
-        # Each model: register (3 events) + 20 x (version 2, metadata 1) +
-        # 5 promotions (1-2 each), about 70 events; then recount exactly.
-        for _ in range(max(1, (n - have) // 70)):
-            name = f"replay{i}"
+        for _ in range(max(1, (n - have) // 72)):
+            model = seeder.model(f"replay{i}", tags=["a"])
             i += 1
-            client.create_model(name=name, license="MIT", description="replay", tags=["a"])
+            previous = None
             for k in range(1, 21):
-                client.create_model_version(name)
-                log_metadata(metadata=metadata, model_name=name, model_version=str(k))
+                version = seeder.version(model)
+                seeder.metadata(version, metadata)
                 if k % 4 == 0:
-                    client.update_model_version(
-                        name, version_name_or_id=str(k), stage=ModelStages.PRODUCTION, force=True
-                    )
-    return "sdk"
+                    seeder.promote(model, version, previous, STAGE_PRODUCTION)
+                    previous = version
+        seeder.flush()
+    return "bulk through the domain"
 
 
 def phase_seed(sizes: Sizes, events: int) -> dict[str, Any]:
@@ -300,9 +314,12 @@ def phase_replay() -> dict[str, Any]:
     The default rebuild folds the whole log into fresh live read tables in
     one transaction; its own count and timing are kept next to ours.
     """
+    import modelplane.replay  # noqa: F401  (imports are not the replay)
     from modelplane.client import Client
+    from modelplane.store_handle import Store
 
     client = Client()
+    _ = Store.current().registry  # opening the write model is not the replay either
     start = time.perf_counter()
     returned = client.rebuild_projections()
     rebuild_s = time.perf_counter() - start
@@ -358,23 +375,30 @@ def run_replay(store: str, sizes: Sizes) -> dict[str, Any]:
 def phase_scaling(sizes: Sizes) -> dict[str, Any]:
     """Subprocess body: grow one model and sample its ops at each size.
 
-    At each point P the model is grown (untimed) to P versions, then
-    ``scaling_samples`` creates and as many get-by-stage reads are timed;
-    flat medians across points show cost does not grow with history.
+    At each point P the model is grown (untimed, in bulk through the domain:
+    ``scale_seed``) to P versions, then ``scaling_samples`` creates and as many
+    get-by-stage reads are timed; flat medians across points show cost does not
+    grow with history. ``scale.py`` (``run.py --scale``) draws many more curves.
     """
+    from scale_seed import BulkSeeder
+
+    from modelplane import config
     from modelplane.client import Client
     from modelplane.enums import ModelStages
+    from modelplane.store_handle import Store
 
     client = Client()
     client.create_model(name="scale", license="MIT", description="scaling", tags=[])
+    seeder = BulkSeeder(Store.current().registry, config.actor())
+    model_id = client.get_model("scale").id
     have = 0
     points: list[dict[str, Any]] = []
     for target in sizes.scaling_points:
+        model = seeder.get(model_id)
         while have < target:
-            client.create_model_version("scale")
+            seeder.version(model)
             have += 1
-            if have % 10_000 == 0:
-                log(f"scaling: {have:,} versions")
+        seeder.flush()
         client.update_model_version(
             "scale",
             version_name_or_id=str(have),
@@ -483,7 +507,7 @@ def main() -> None:
     # parent's pages in a forked child's peak RSS).
     with fresh_store(args.store) as env:
         use_store(env)
-        from modelplane.store import close_all
+        from modelplane.store_handle import close_all
 
         close_all()
         from mp_flows import pipeline_and_artifact_ops

@@ -23,6 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import scale
 from peers._common import run_json_child  # stdlib-only, shared with the peers
 
 HERE = Path(__file__).resolve().parent
@@ -45,6 +46,7 @@ OP_ORDER: tuple[str, ...] = (
     "log_metadata",
     "delete_version",
     "import",
+    "import_client",
     "cli_model_list",
     "pipeline_2step",
     "artifact_save_link_load",
@@ -144,12 +146,17 @@ def _extra(results: dict[str, Any], key: str) -> float | None:
     return None if value is None else float(value)
 
 
+#: Median limits of the writes: 1 ms from the benchmark brief, tighter where the issue
+#: "Structure, speed and scale" set one (create model/version 0.8 ms, delete version 0.6 ms).
+WRITE_LIMIT_MS: dict[str, float] = {"create_version": 0.8, "delete_version": 0.6}
+
+
 def targets() -> list[Target]:
-    """The targets from the benchmark brief, for modelplane on SQLite."""
-    out: list[Target] = []
+    """The targets from the benchmark brief and the scale issue, for modelplane on SQLite."""
+    out: list[Target] = [Target("register_model", "max_ms", 0.8)]
     for op in WRITE_OPS:
         out += [
-            Target(op, "max_ms", 1.0),
+            Target(op, "max_ms", WRITE_LIMIT_MS.get(op, 1.0)),
             Target(op, "faster", 2.0, "mlflow"),
             Target(op, "faster", 10.0, "zenml"),
         ]
@@ -157,8 +164,9 @@ def targets() -> list[Target]:
         Target("get_by_stage", "max_ms", 0.2),
         Target("list_versions_page", "max_ms", 0.2),
         Target("import", "below_ms", 150.0),
-        Target("cli_model_list", "below_ms", 300.0),
-        Target("replay", "min_eps", 50_000.0),
+        Target("import_client", "max_ms", 100.0),
+        Target("cli_model_list", "max_ms", 150.0),
+        Target("replay", "min_eps", 60_000.0),
         Target("replay", "below_mb", 200.0),
         Target("pipeline_2step", "below_ms", 50.0),
         Target("pipeline_2step", "faster", 20.0, "zenml"),
@@ -364,7 +372,15 @@ def main() -> int:
     parser.add_argument(
         "--show", metavar="JSON", help="re-print the tables of a saved result, run nothing"
     )
+    parser.add_argument(
+        "--scale",
+        action="store_true",
+        help="scale mode (scale.py): curves of modelplane's costs against store size",
+    )
+    scale.add_arguments(parser)
     args = parser.parse_args()
+    if args.scale:
+        return scale.run_scale(args)
     if args.show:
         saved = json.loads(Path(args.show).read_text(encoding="utf-8"))
         report(saved["systems"], saved["quick"])

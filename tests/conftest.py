@@ -16,7 +16,7 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from modelplane.store import close_all
+from modelplane.store_handle import close_all
 
 PG_ADMIN_DSN = os.environ.get(
     "MODELPLANE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test"
@@ -84,3 +84,23 @@ def client(store: str):  # type: ignore[no-untyped-def]
     from modelplane.client import Client
 
     return Client()
+
+
+@pytest.fixture(autouse=True)
+def _no_environment_leaks() -> Iterator[None]:
+    """Fail a test that leaves the process environment changed for the next one.
+
+    Autouse fixtures are set up first and torn down last, so ``monkeypatch`` has already
+    restored what it changed when this compares.
+    """
+    before = dict(os.environ)
+    yield
+    after = dict(os.environ)
+    # pytest's own (set per phase), and what importing scikit-learn's OpenMP runtime sets
+    # once for the whole process.
+    for own in ("PYTEST_CURRENT_TEST", "KMP_DUPLICATE_LIB_OK", "KMP_INIT_AT_FORK"):
+        before.pop(own, None)
+        after.pop(own, None)
+    if after != before:
+        changed = sorted(k for k in before.keys() | after.keys() if before.get(k) != after.get(k))
+        pytest.fail(f"the test left the environment changed: {changed}", pytrace=False)

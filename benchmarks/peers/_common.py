@@ -40,7 +40,7 @@ class Sizes:
     import_runs: int = 10
     cli_runs: int = 10
     page_size: int = 100
-    replay_events: int = 100_000
+    replay_events: int = 1_000_000
     scaling_points: tuple[int, ...] = (10, 1_000, 100_000)
     scaling_samples: int = 200
     pipeline_runs: int = 20
@@ -189,6 +189,13 @@ def import_samples(
 ) -> Samples:
     """Wall ms of ``python -c "import <module>"`` in a fresh interpreter."""
     return time_subprocess([python, "-c", f"import {module}"], runs, env=env)
+
+
+def statement_samples(
+    python: str, statement: str, runs: int, env: Mapping[str, str] | None = None
+) -> Samples:
+    """Wall ms of ``python -c "<statement>"`` in a fresh interpreter (an SDK's entry import)."""
+    return time_subprocess([python, "-c", statement], runs, env=env)
 
 
 def cycle(values: Sequence[T], count: int) -> Iterable[T]:

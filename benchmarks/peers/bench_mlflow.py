@@ -33,6 +33,7 @@ from _common import (
     parse_args,
     peak_rss_mb,
     sizes_for,
+    statement_samples,
     timed,
 )
 
@@ -137,6 +138,19 @@ def run(root: Path, sizes: Sizes) -> dict[str, Any]:
         errors,
         "import",
         partial(import_samples, sys.executable, "mlflow", sizes.import_runs, child_env),
+    )
+    log("import_client")
+    optional_op(
+        ops,
+        errors,
+        "import_client",
+        partial(
+            statement_samples,
+            sys.executable,
+            "from mlflow import MlflowClient",
+            sizes.import_runs,
+            child_env,
+        ),
     )
     # cli_model_list: absent on purpose, `mlflow` has no registry CLI.
 

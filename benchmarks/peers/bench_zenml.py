@@ -29,6 +29,7 @@ from _common import (
     parse_args,
     peak_rss_mb,
     sizes_for,
+    statement_samples,
     time_subprocess,
     timed,
 )
@@ -139,6 +140,19 @@ def run(root: Path, sizes: Sizes) -> dict[str, Any]:
         errors,
         "import",
         partial(import_samples, sys.executable, "zenml", sizes.import_runs, child_env),
+    )
+    log("import_client")
+    optional_op(
+        ops,
+        errors,
+        "import_client",
+        partial(
+            statement_samples,
+            sys.executable,
+            "from zenml.client import Client",
+            sizes.import_runs,
+            child_env,
+        ),
     )
 
     log("cli_model_list")

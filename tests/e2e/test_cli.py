@@ -17,8 +17,8 @@ from pathlib import Path
 from typing import Any
 
 from modelplane.projections.engine import make_engine
-from modelplane.projections.queries import dump_tables
-from modelplane.store import Store, close_all
+from modelplane.store_handle import Store, close_all
+from tests.projection_tables import dump_tables
 
 EXE = str(Path(sys.executable).parent / "modelplane")
 TIMEOUT = 120

@@ -24,8 +24,7 @@ from modelplane.cli import main
 from modelplane.client import Client
 from modelplane.exceptions import RunEndedError
 from modelplane.pipelines import context as pipeline_context
-
-from .test_cli import EXE, TIMEOUT, _env, _pty_update
+from tests.e2e.test_cli import EXE, TIMEOUT, _env, _pty_update
 
 
 @dataclass

@@ -26,7 +26,7 @@ double the file's time past a minute, so the PostgreSQL variant (a fresh schema 
 most, where the two backends' SQL differs (stage holders, time travel, the event index,
 replay, nested metadata, deletes, stage resolution in pipelines). The others repeat, through
 the CLI or one command at a time, what these already do on PostgreSQL, and
-``tests/test_cli.py`` and ``tests/test_sdk.py`` run the same calls on both backends.
+``tests/e2e/test_cli.py`` and ``tests/integration/test_sdk.py`` run the same calls on both backends.
 """
 
 from __future__ import annotations
@@ -43,7 +43,7 @@ import pytest
 
 from tests.conftest import reset_postgres
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
+REPO_ROOT = Path(__file__).resolve().parents[2]
 GUIDE = REPO_ROOT / "docs" / "guide.md"
 TIMEOUT_SECONDS = 120
 CONTINUES = "<!-- guide: continues -->"

@@ -30,12 +30,12 @@ from pathlib import Path
 
 import pytest
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-SEED = Path(__file__).resolve().parents[2] / "shared" / "seed" / "models.md"
+REPO_ROOT = Path(__file__).resolve().parents[2]
+SEED = Path(__file__).resolve().parents[3] / "shared" / "seed" / "models.md"
 if not SEED.is_file():
     # A user's clone has nothing beside it: the reference document is a development aid, not
     # part of the project, so its snippet tests run only where it exists (the project's own
-    # guide, docs/guide.md, is run by tests/test_guide.py everywhere).
+    # guide, docs/guide.md, is run by tests/e2e/test_guide.py everywhere).
     pytest.skip(
         f"the reference document {SEED} does not exist (no 'shared/' beside the repository)",
         allow_module_level=True,
@@ -279,11 +279,11 @@ def build_script(index: int, block: str, fill: Fill) -> str:
     return "\n".join(
         [
             f"# Seed snippet {index} ({fill.slug}), from {SEED.name}, zenml -> modelplane.",
-            "# --- prelude (tests/test_seed_snippets.py) ---",
+            "# --- prelude (tests/e2e/test_seed_snippets.py) ---",
             fill.prelude,
             "# --- the seed's snippet ---",
             code,
-            "# --- epilogue (tests/test_seed_snippets.py) ---",
+            "# --- epilogue (tests/e2e/test_seed_snippets.py) ---",
             fill.epilogue,
             f"print({DONE!r})",
             "",

@@ -390,6 +390,6 @@ def test_a_failure_to_write_the_private_copy_is_not_called_corruption(tmp_path: 
         capture_output=True,
         text=True,
         timeout=120,
-        cwd=Path(__file__).parent.parent,
+        cwd=Path(__file__).parents[2],
     )
     assert done.returncode == 0 and done.stdout.strip() == "ok", done.stderr

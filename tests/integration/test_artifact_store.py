@@ -39,7 +39,7 @@ from modelplane.artifacts import (
     register_materializer,
 )
 from modelplane.artifacts import materializers as mat
-from modelplane.artifacts.store import TEMP_FOLDER
+from modelplane.artifacts.content_store import TEMP_FOLDER
 from modelplane.domain.errors import NotFoundError, ValidationError
 
 # --- helpers -------------------------------------------------------------------------------
@@ -302,7 +302,7 @@ def test_pydantic_models(store: ArtifactStore) -> None:
     config = Config(name="agent", layers=[64, 32], tags={"team": "ml"})
     stored = store.save(config)
     assert stored.materializer == "modelplane.pydantic"
-    assert stored.data_type == "tests.test_artifact_store:Config"
+    assert stored.data_type == "tests.integration.test_artifact_store:Config"
     assert orjson.loads((Path(stored.uri) / "model.json").read_bytes())["name"] == "agent"
     loaded = store.load(stored)
     assert type(loaded) is Config and loaded == config
@@ -337,7 +337,7 @@ def test_other_picklable_objects_are_pickled_with_a_warning(store: ArtifactStore
     with pytest.warns(ArtifactWarning, match="not load under other versions"):
         stored = store.save(Point(1, 2))
     assert stored.materializer == "modelplane.pickle"
-    assert stored.data_type == "tests.test_artifact_store:Point"
+    assert stored.data_type == "tests.integration.test_artifact_store:Point"
     assert any("pickle" in message for message in stored.warnings)
     assert store.load(stored) == Point(1, 2)
 
@@ -410,7 +410,7 @@ def isolated_registry(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_user_materializer_is_used_for_its_type_and_subclasses(store: ArtifactStore) -> None:
     assert register_materializer(CelsiusMaterializer) is CelsiusMaterializer
     stored = store.save(Celsius(21.5))
-    assert stored.materializer == "tests.test_artifact_store:CelsiusMaterializer"
+    assert stored.materializer == "tests.integration.test_artifact_store:CelsiusMaterializer"
     assert stored.warnings == []
     assert (Path(stored.uri) / "celsius.txt").read_text() == "21.5"
     assert store.load(stored) == Celsius(21.5)
@@ -627,4 +627,4 @@ def test_importing_artifacts_loads_no_optional_library() -> None:
         " if m in sys.modules]\n"
         "assert not heavy, heavy\n"
     )
-    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parent.parent)
+    subprocess.run([sys.executable, "-c", code], check=True, cwd=Path(__file__).parents[2])

@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from modelplane.client import Client
-from modelplane.store import close_all
+from modelplane.store_handle import close_all
 from tests import workers
 from tests.conftest import reset_postgres
-from tests.test_concurrency import _run, _store_env
+from tests.resilience.test_concurrency import _run, _store_env
 
 pytestmark = pytest.mark.slow
 

@@ -11,8 +11,8 @@ from modelplane import Model, log_metadata
 from modelplane.artifacts.utils import link_artifact_to_model, load_artifact, save_artifact
 from modelplane.client import Client
 from modelplane.exceptions import EntityDeletedError, NotFoundError, ValidationError
-from modelplane.projections.queries import dump_tables
 from tests.log_reading import log_head
+from tests.projection_tables import dump_tables
 
 
 def test_save_and_load_artifacts_outside_a_step(client: Client) -> None:

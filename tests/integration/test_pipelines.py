@@ -37,7 +37,7 @@ from modelplane.exceptions import (
     ValidationError,
 )
 from modelplane.pipelines import StepArtifact, StepOutputError
-from modelplane.projections.queries import dump_tables
+from tests.projection_tables import dump_tables
 
 RUN_NAME = re.compile(r"^(?P<pipeline>\w+)-\d{4}_\d{2}_\d{2}-\d{2}_\d{2}_\d{2}_\d{6}$")
 
@@ -541,7 +541,7 @@ def test_runs_through_the_cli(client: Client) -> None:
     run = training_pipeline(n_estimators=5)
     described = subprocess.run(
         [sys.executable, "-m", "modelplane", "run", "describe", str(run.id), "--json"],
-        cwd=Path(__file__).resolve().parent.parent,
+        cwd=Path(__file__).resolve().parents[2],
         capture_output=True,
         text=True,
         timeout=60,

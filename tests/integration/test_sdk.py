@@ -361,7 +361,7 @@ def test_list_events_is_the_raw_log(client: Client) -> None:
 
 
 def test_rebuild_gives_the_same_tables(client: Client) -> None:
-    from modelplane.projections.queries import dump_tables
+    from tests.projection_tables import dump_tables
 
     client.create_model("iris", tags=["a"])
     for _ in range(4):

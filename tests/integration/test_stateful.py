@@ -8,7 +8,6 @@ earlier position shows the stage holders the test recorded at that position.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -33,11 +32,10 @@ from modelplane.exceptions import (
     StageOccupiedError,
     ValidationError,
 )
-from modelplane.projections.queries import dump_tables
 from modelplane.projections.tables import event_index
-from modelplane.store import Store, close_all
-
-from .conftest import reset_postgres
+from modelplane.store_handle import close_all
+from tests.conftest import reset_postgres
+from tests.projection_tables import dump_tables
 
 MODEL_NAMES = st.sampled_from(["iris", "mnist", "llm"])
 VERSION_NAMES = st.one_of(st.none(), st.sampled_from(["1.0", "rc", "gold"]))
@@ -237,18 +235,21 @@ class RegistryMachine(RuleBasedStateMachine):
                         assert (found.name, found.stage.value) == (expected, stage)
 
 
-def _sqlite_reset() -> None:
-    close_all()
-    os.environ["MODELPLANE_HOME"] = tempfile.mkdtemp(prefix="mp-stateful-")
-
-
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])
 def test_registry_state_machine(
-    backend: str, request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+    backend: str,
+    request: pytest.FixtureRequest,
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> None:
+    """Each example starts on an empty store: a fresh SQLite home, or emptied PostgreSQL.
+
+    The reset is given to a subclass made for this test, so no state is left on
+    ``RegistryMachine`` for the next test.
+    """
     monkeypatch.setenv("MODELPLANE_ACTOR", "tester")
     monkeypatch.delenv("MODELPLANE_STORE_URL", raising=False)
-    monkeypatch.setenv("MODELPLANE_HOME", tempfile.mkdtemp(prefix="mp-stateful-"))
+    monkeypatch.setenv("MODELPLANE_HOME", str(tmp_path_factory.mktemp("stateful")))
     if backend == "postgres":
         url = request.getfixturevalue("pg_database")
         monkeypatch.setenv("MODELPLANE_STORE_URL", url)
@@ -257,12 +258,16 @@ def test_registry_state_machine(
             close_all()
             reset_postgres(url)
 
-        RegistryMachine.reset = staticmethod(reset)
     else:
-        RegistryMachine.reset = staticmethod(_sqlite_reset)
+
+        def reset() -> None:
+            close_all()
+            monkeypatch.setenv("MODELPLANE_HOME", str(tmp_path_factory.mktemp("stateful")))
+
+    machine = type("RegistryMachineHere", (RegistryMachine,), {"reset": staticmethod(reset)})
     try:
         run_state_machine_as_test(
-            RegistryMachine,
+            machine,
             settings=settings(
                 max_examples=int(os.environ.get("MODELPLANE_STATEFUL_EXAMPLES", "25")),
                 stateful_step_count=30,
@@ -272,4 +277,3 @@ def test_registry_state_machine(
         )
     finally:
         close_all()
-        assert Store  # keep the import for readers: the machine talks to Store.current()

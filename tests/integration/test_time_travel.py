@@ -24,7 +24,7 @@ from modelplane.client import Client
 from modelplane.enums import ModelStages
 from modelplane.exceptions import NotFoundError
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 
 
 def _forced_promotion(client: Client) -> tuple[int, int]:

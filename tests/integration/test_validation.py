@@ -31,8 +31,8 @@ from modelplane.exceptions import (
     RegistryError,
     ValidationError,
 )
-from modelplane.projections import queries
-from modelplane.store import close_all
+from modelplane.projections.log import EventLog
+from modelplane.store_handle import close_all
 from tests.log_reading import event_count
 
 COMPOSED = "caf\u00e9"
@@ -94,7 +94,7 @@ def test_non_finite_floats_and_big_ints_round_trip(client: Client) -> None:
     assert _same(_values(client), logged)
     # the log itself holds plain JSON, and no value was written as null
     with client._store.read() as conn:
-        state = queries.raw_events(conn, events_table=EVENTS_TABLE, after=0, limit=100_000)[-1][4]
+        state = EventLog.named(EVENTS_TABLE).rows(conn, 0, limit=100_000)[-1][4]
     assert b"null" not in orjson.dumps(orjson.loads(state)["metadata"])
 
 

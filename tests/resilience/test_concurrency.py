@@ -17,9 +17,9 @@ import pytest
 
 from modelplane.client import Client
 from modelplane.projections import runner
-from modelplane.projections.queries import dump_tables
-from modelplane.store import Store, close_all
+from modelplane.store_handle import Store, close_all
 from tests import workers
+from tests.projection_tables import dump_tables
 
 pytestmark = pytest.mark.slow
 
@@ -205,7 +205,8 @@ def test_concurrent_registration_of_one_name(store: str) -> None:
 
 
 def test_live_replay_while_others_write(store: str) -> None:
-    """A live replay holds the log's write lock: writers wait, nothing is folded twice."""
+    """A live replay builds beside the live tables and swaps them in under the log's write lock:
+    writers go on (waiting at most for a page or the swap), nothing is lost or folded twice."""
     model = "replayed"
     Client().create_model(model)
     close_all()

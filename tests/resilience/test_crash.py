@@ -22,12 +22,12 @@ import pytest
 
 from modelplane.client import Client
 from modelplane.projections import runner
-from modelplane.projections.queries import dump_tables
-from modelplane.store import Store, close_all
+from modelplane.store_handle import Store, close_all
+from tests.projection_tables import dump_tables
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TIMEOUT = 180
 MODEL = "crashy"
 

@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 
 from modelplane.client import Client
-from modelplane.store import close_all
+from modelplane.store_handle import close_all
 
 SCRIPT = """
 import sys, time

@@ -20,7 +20,7 @@ from sqlalchemy import make_url
 
 from modelplane.client import Client
 from modelplane.exceptions import ValidationError
-from modelplane.store import Store, close_all
+from modelplane.store_handle import Store, close_all
 
 EXE = str(Path(sys.executable).parent / "modelplane")
 
@@ -182,7 +182,7 @@ def test_an_existing_unrelated_file_is_never_replaced(client: Client, tmp_path: 
 
 
 def test_another_modelplane_store_is_never_replaced(client: Client, tmp_path: Path) -> None:
-    from modelplane.projections.store import open_registry
+    from modelplane.projections.projected_registry import open_registry
 
     head = _fill(client)
     other = tmp_path / "other-store.db"

@@ -11,7 +11,7 @@ from pathlib import Path
 from modelplane.client import Client
 from modelplane.enums import ModelStages
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 CHILD = """
 from modelplane.client import Client

@@ -6,12 +6,17 @@ created anew and refolded from the log on open, and nothing a user wrote is lost
 
 from __future__ import annotations
 
-from sqlalchemy import text
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
 
 from modelplane import log_metadata
 from modelplane.client import Client
-from modelplane.projections.queries import dump_tables
-from modelplane.store import Store, close_all
+from modelplane.projections import generations, log
+from modelplane.store_handle import Store, close_all
+from tests.projection_tables import dump_tables
+from tests.resilience.seeding import seed
 
 
 def test_outdated_read_tables_are_rebuilt_from_the_log(client: Client) -> None:
@@ -33,3 +38,33 @@ def test_outdated_read_tables_are_rebuilt_from_the_log(client: Client) -> None:
     with Store.current().engine.connect() as conn:
         assert dump_tables(conn) == before
     assert fresh.get_stage_history("iris")[0].reason == "first"
+
+
+def test_a_rebuild_folds_each_transaction_whole(
+    client: Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A fold may update a row that a later event of the same transaction inserts (a version
+    promoted in the transaction that creates it: the model's ``StageChanged`` is appended
+    before the version's ``Created``). The inline fold sees the whole transaction; a rebuild
+    reading the log in pages must never end a page inside one, whatever the page size."""
+    client.create_model("iris")  # the store exists
+    seed(client._store.registry, models=2, versions=4, models_per_save=1)
+    with client._store.engine.connect() as conn:
+        inline = dump_tables(conn)
+    promoted = [r for r in inline["mp_model_versions"] if "production" in r]
+    assert len(promoted) == 2  # version 4 of each seeded model, promoted as it was created
+
+    monkeypatch.setattr(generations, "BUILD_PAGE_SIZE", 1)
+    monkeypatch.setattr(generations, "MAX_BUILD_PAGE_SIZE", 1)
+    monkeypatch.setattr(log, "PAGE_SIZE", 1)
+    client.rebuild_projections()  # live: a new generation, page by page
+    with client._store.engine.connect() as conn:
+        assert dump_tables(conn) == inline
+    out = tmp_path / "replayed.db"
+    client.rebuild_projections(into=out)  # into a file: ``runner.rebuild``'s pages
+    engine = create_engine(f"sqlite:///{out}")
+    try:
+        with engine.connect() as conn:
+            assert dump_tables(conn) == inline
+    finally:
+        engine.dispose()

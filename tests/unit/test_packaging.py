@@ -8,6 +8,7 @@ a user's own ``domain`` or ``api`` package is never shadowed by ours.
 from __future__ import annotations
 
 import ast
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -15,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 LAYERS = ("domain", "projections", "api")
 
 
@@ -61,14 +62,27 @@ def test_layers_are_subpackages_of_modelplane() -> None:
 
 @pytest.mark.slow
 def test_the_wheel_installs_only_the_modelplane_package(tmp_path: Path) -> None:
+    # built from a copy: setuptools writes build/ and *.egg-info beside the sources
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
+    for folder in ("modelplane", *LAYERS):
+        shutil.copytree(
+            ROOT / folder,
+            source / folder,
+            symlinks=True,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
+    wheels = tmp_path / "wheels"
     done = subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path), str(ROOT)],
+        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(wheels), str(source)],
         capture_output=True,
         text=True,
         timeout=600,
     )
     assert done.returncode == 0, done.stderr[-2000:]
-    (wheel,) = tmp_path.glob("modelplane-*.whl")
+    (wheel,) = wheels.glob("modelplane-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {name.split("/")[0] for name in names}
     assert top_level == {"modelplane", wheel.name.split("-py")[0] + ".dist-info"}
