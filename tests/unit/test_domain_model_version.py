@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from uuid import uuid4
 
 import pytest
@@ -12,17 +11,7 @@ from hypothesis import strategies as st
 from modelplane.domain.artifact import Artifact
 from modelplane.domain.errors import EntityDeletedError, NotFoundError, ValidationError
 from modelplane.domain.model_version import ModelVersion
-
-
-@dataclass(frozen=True)
-class Stored:
-    uri: str = "file:///tmp/x"
-    content_hash: str = "0" * 64
-    materializer: str = "json"
-    data_type: str = "builtins.dict"
-    artifact_type: str = "data"
-    size_bytes: int = 2
-    warnings: list[str] = field(default_factory=list)
+from tests.unit.stored_value import Stored
 
 
 def a_version(**overrides: object) -> ModelVersion:

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import copy
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -28,17 +27,7 @@ from modelplane.domain.errors import (
 )
 from modelplane.domain.model import model_name_id
 from modelplane.domain.registry import Registry
-
-
-@dataclass(frozen=True)
-class Stored:
-    uri: str = "file:///tmp/x"
-    content_hash: str = "0" * 64
-    materializer: str = "json"
-    data_type: str = "builtins.dict"
-    artifact_type: str = "data"
-    size_bytes: int = 2
-    warnings: list[str] = field(default_factory=list)
+from tests.unit.stored_value import Stored
 
 
 @pytest.fixture
