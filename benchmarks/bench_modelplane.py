@@ -268,7 +268,7 @@ def seed_events(n: int) -> str:
     In bulk through the domain (``scale_seed.BulkSeeder``: a thousand events per save, one
     transaction each, projections folded as they go), so a million events take minutes.
     The mix is what users produce: models of 20 versions, metadata logged on each, every
-    4th promoted to production (about 72 events a model). Only the rebuild is timed, so the
+    4th promoted to production (about 81 events a model). Only the rebuild is timed, so the
     seeding method does not affect the replay figure.
     """
     from scale_seed import STAGE_PRODUCTION, BulkSeeder
@@ -283,7 +283,7 @@ def seed_events(n: int) -> str:
     i = 0
     while (have := count_events()) < n:
         log(f"seeded {have:,} events")
-        for _ in range(max(1, (n - have) // 72)):
+        for _ in range(max(1, (n - have) // 81)):
             model = seeder.model(f"replay{i}", tags=["a"])
             i += 1
             previous = None

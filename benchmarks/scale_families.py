@@ -286,7 +286,7 @@ class Models(Family):
 
 class Events(Family):
     """A mixed log of N events: models of 20 versions, metadata on each, every 4th promoted
-    (about 72 events a model), like the replay seed."""
+    (about 81 events a model), like the replay seed."""
 
     name = "events"
     axis = "events"
@@ -297,7 +297,7 @@ class Events(Family):
     def grow(self, size: int) -> None:
         have = scale_store.events()
         while have < size:
-            units = max(1, math.ceil((size - have) / 72))
+            units = max(1, math.ceil((size - have) / 81))
             for _ in range(units):
                 self._unit()
             self.seeder.flush()
@@ -398,14 +398,26 @@ class Archived(Family):
         out: dict[str, Any] = {}
         stage = self._stage()
         out["get_by_stage"] = read(lambda: c.get_model_version("arch", stage), p)
-        out["stage_history"] = read(lambda: c.get_stage_history("arch"), p)
+        # the history a page at a time (the whole of it is as long as the history): the
+        # first page, and the last page found by its position
+        history = c.get_stage_history("arch")  # untimed: where the last page starts
+        page = min(100, len(history))
+        tail = history[-page - 1].position if len(history) > page else 0
+        out["stage_history_first_page"] = read(
+            lambda: c.get_stage_history("arch", limit=100), p, _check_len(page)
+        )
+        out["stage_history_last_page"] = read(
+            lambda: c.get_stage_history("arch", after=tail, limit=100), p, _check_len(page)
+        )
         out["versions_stage_page"] = read(
             lambda: c.list_model_versions("arch", stage="archived", size=100),
             p,
             _check_len(min(100, self.count - 1)),
         )
-        out["cli_history_json"] = process(
-            cli("model", "history", "arch", "--json"), p.process_runs, expect="production"
+        out["cli_history_json_page"] = process(
+            cli("model", "history", "arch", "--json", "--after", str(tail), "--limit", "100"),
+            p.process_runs,
+            expect="production",
         )
         out["create_version"], created = writes(
             [lambda: c.create_model_version("arch") for _ in range(p.writes)]

@@ -123,17 +123,28 @@ class BulkSeeder:
         return model
 
     def version(self, model: Any, name: str | None = None, tags: list[str] | None = None) -> Any:
-        """Add the model's next version (2 events: ``VersionAdded`` and ``Created``)."""
-        version = model.add_version(name=name, tags=list(tags or []), actor=self.actor)
+        """Add the model's next version (2 events: ``VersionAdded`` and ``Created``; 4 with a
+        custom name, whose new ``VersionName`` entry is created and claimed)."""
+        from modelplane.domain.version_names import VersionName
+
+        entry = None if name is None else VersionName(model_id=str(model.id), name=name)
+        version = model.add_version(
+            name=name, name_entry=entry, tags=list(tags or []), actor=self.actor
+        )
         self._pending[model.id] = model
-        self._touch(version, 2)
+        if entry is not None:
+            self._pending[entry.id] = entry
+        self._touch(version, 2 if entry is None else 4)
         return version
 
     def promote(self, model: Any, version: Any, displaced: Any | None, stage: str) -> None:
         """A forced promotion of ``version`` into ``stage``, archiving ``displaced`` (its
-        holder, if any): 1 or 2 events."""
+        holder, if any): each move and each version's ``StageSet``, 2 or 4 events."""
         model.promote(version, stage, displaced=displaced, force=True, actor=self.actor)
-        self._touch(model, 1 if displaced is None else 2)
+        self._pending[version.id] = version
+        if displaced is not None:
+            self._pending[displaced.id] = displaced
+        self._touch(model, 2 if displaced is None else 4)
 
     def metadata(self, version: Any, metadata: dict[str, Any]) -> None:
         """Log metadata on a version (1 event)."""

@@ -3,12 +3,17 @@
 Artifact versions are numbered per name (1, 2, 3 ...), never reused. The bytes live in the
 artifact store; the log records where (URI and content hash), what (type, materializer) and
 who made them (run and step), so lineage and replay never need the bytes.
+
+A version's id is derived from the artifact and its number (``version_id_for``), so the
+artifact can tell its own versions from others' without a map of every id it ever issued:
+an artifact with 100,000 versions stays as small as one with ten. Versions recorded before
+that (random ids) are the only ones kept in ``numbers``.
 """
 
 from __future__ import annotations
 
 from typing import Any, ClassVar, Protocol
-from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from uuid import NAMESPACE_URL, UUID, uuid5
 
 from eventsourcing.domain import Aggregate, event
 
@@ -94,7 +99,7 @@ class Artifact(Aggregate, created_event_name="Registered"):
     def __init__(self, name: str, actor: str) -> None:
         self.name = name
         self.last_number = 0
-        #: version id -> number, to refuse metadata for a version that is not this artifact's
+        #: version id -> number, for versions recorded before ids were derived from numbers
         self.numbers: dict[str, int] = {}
 
     @staticmethod
@@ -114,8 +119,8 @@ class Artifact(Aggregate, created_event_name="Registered"):
     ) -> tuple[UUID, int]:
         """Record a stored value as the next version (numbers are never reused); returns the
         new version's id and number."""
-        version_id = uuid4()
         number = self.last_number + 1
+        version_id = self.version_id_for(number)
         self._record_version(
             name=self.name,
             version_id=str(version_id),
@@ -139,12 +144,14 @@ class Artifact(Aggregate, created_event_name="Registered"):
         version_id: UUID | str,
         metadata: dict[str, Any],
         *,
+        number: int,
         run_id: UUID | str | None = None,
         step: str | None = None,
         actor: str,
     ) -> None:
-        """Log metadata (already encoded for the log) on one of this artifact's versions."""
-        self.version_number(version_id)
+        """Log metadata (already encoded for the log) on one of this artifact's versions,
+        ``version_id`` with its ``number``."""
+        self.version_number(version_id, number)
         self._log_metadata(
             version_id=str(version_id),
             metadata=metadata,
@@ -153,11 +160,19 @@ class Artifact(Aggregate, created_event_name="Registered"):
             actor=actor,
         )
 
-    def version_number(self, version_id: UUID | str) -> int:
-        """The number of one of this artifact's versions; ``NotFoundError`` for another id."""
-        number = self.numbers.get(str(version_id))
-        if number is None:
-            msg = f"Artifact '{self.name}' has no version with id '{version_id}'."
+    def version_id_for(self, number: int) -> UUID:
+        """The id of version ``number`` (for versions recorded since ids were derived)."""
+        return uuid5(self.id, str(number))
+
+    def version_number(self, version_id: UUID | str, number: int) -> int:
+        """Check that ``version_id`` is this artifact's version ``number`` and return the
+        number; ``NotFoundError`` for another artifact's id or a number that is not its."""
+        version_id = str(version_id)
+        known = self.numbers.get(version_id)
+        if known is None and 1 <= number <= self.last_number:
+            known = number if str(self.version_id_for(number)) == version_id else None
+        if known != number:
+            msg = f"Artifact '{self.name}' has no version {number} with id '{version_id}'."
             raise NotFoundError(msg)
         return number
 
@@ -182,7 +197,8 @@ class Artifact(Aggregate, created_event_name="Registered"):
         actor: str,
     ) -> None:
         self.last_number = number
-        self.numbers[version_id] = number
+        if version_id != str(self.version_id_for(number)):  # recorded with a random id
+            self.numbers[version_id] = number
 
     @event(MetadataLogged)
     def _log_metadata(

@@ -1,9 +1,12 @@
 """The ``Model`` aggregate and the ``ModelName`` index that keeps live names unique.
 
 A model's own stream carries what its invariants need: its descriptive fields, the counter
-that numbers its versions (numbers are never reused), the custom version names in use, and
-which version holds each stage. Per-version details (description, tags, metadata) live in
-``ModelVersion`` streams so that a model with 100,000 versions stays a small aggregate.
+that numbers its versions (numbers are never reused) and which version holds each exclusive
+stage. What grows with the number of versions lives elsewhere, so that a model with 100,000
+versions stays a small aggregate (small snapshots, quick loads): each version's details and
+current stage in its ``ModelVersion`` stream, each custom version name in a ``VersionName``
+index entry. Models registered before that (``keeps_version_maps``) keep the two maps they
+always kept, ``stage_of`` and ``custom_names``, and go on using them.
 
 The public methods are the commands: each checks the rules it is about and raises a domain
 error before triggering any event, so a refused command leaves nothing pending. The private
@@ -23,6 +26,7 @@ from .errors import EntityDeletedError, EntityExistsError, NotFoundError, StageO
 from .model_card import DESCRIPTIVE_FIELDS
 from .model_version import ModelVersion
 from .names import check_version_name, edited_tags
+from .version_names import VersionName, version_name_id
 
 __all__ = ["DESCRIPTIVE_FIELDS", "Model", "ModelName", "model_name_id"]
 
@@ -38,11 +42,20 @@ class Model(Aggregate, created_event_name="Registered"):
         TOPIC: ClassVar[str] = "modelplane:Model.Created"
 
     class Registered(Created):
+        """Version 2 says where the model keeps its versions' stages and custom names: a
+        model registered before (version 1) kept both in maps of its own."""
+
         TOPIC: ClassVar[str] = "modelplane:Model.Registered"
+        class_version: ClassVar[int] = 2
         name: str
         fields: dict[str, Any]
         tags: list[str]
         actor: str
+        keeps_version_maps: bool
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["keeps_version_maps"] = True
 
     class Updated(Aggregate.Event):
         """Carries the new values of the changed fields (``tags`` is the whole new list)."""
@@ -110,18 +123,28 @@ class Model(Aggregate, created_event_name="Registered"):
         actor: str
         reason: str | None
 
-    def __init__(self, name: str, fields: dict[str, Any], tags: list[str], actor: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        fields: dict[str, Any],
+        tags: list[str],
+        actor: str,
+        keeps_version_maps: bool = False,
+    ) -> None:
         self.name = name
         self.fields = dict(fields)
         self.tags = list(tags)
         self.deleted = False
         self.last_number = 0
+        #: exclusive stage -> the version id holding it
+        self.exclusive_holders: dict[str, str] = {}
+        #: True for models registered before versions kept their own stage and custom names
+        #: had index entries: such a model fills the two maps below (they stay empty else).
+        self.keeps_version_maps = keeps_version_maps
         #: custom (non-numeric) version names of live versions -> version id
         self.custom_names: dict[str, str] = {}
         #: version id -> stage, for live versions whose stage is not ``none``
         self.stage_of: dict[str, str] = {}
-        #: exclusive stage -> the version id holding it (``stage_of`` read the other way)
-        self.exclusive_holders: dict[str, str] = {}
 
     @staticmethod
     def create_id(**_: Any) -> UUID:
@@ -138,7 +161,9 @@ class Model(Aggregate, created_event_name="Registered"):
         if index.model_id is not None:
             msg = f"Unable to register model '{index.name}': a model with that name already exists."
             raise EntityExistsError(msg)
-        model = cls(name=index.name, fields=fields, tags=tags, actor=actor)
+        model = cls(
+            name=index.name, fields=fields, tags=tags, actor=actor, keeps_version_maps=False
+        )
         index.claim(str(model.id))
         return model
 
@@ -205,16 +230,19 @@ class Model(Aggregate, created_event_name="Registered"):
         self,
         *,
         name: str | None = None,
+        name_entry: VersionName | None = None,
         description: str | None = None,
         tags: Iterable[str] = (),
         actor: str,
     ) -> ModelVersion:
         """A new version with the next number (never reused), named by it unless ``name``
-        (a custom name, unique among the live versions) is given. Save it with the model."""
+        (a custom name, unique among the live versions) is given, with its index entry
+        ``name_entry`` (see ``needs_name_entries``). Save the version, the entry and the
+        model together."""
         self.check_live()
         number = self.last_number + 1
         version_name = str(number) if name is None else check_version_name(name)
-        if version_name in self.custom_names:
+        if name is not None and self._name_taken(version_name, name_entry):
             msg = (
                 f"Unable to create model version {self.name} (version {version_name}): "
                 "a version with the same name already exists."
@@ -229,6 +257,8 @@ class Model(Aggregate, created_event_name="Registered"):
             actor=actor,
         )
         self._add_version(version_id=str(version.id), number=number, name=version_name, actor=actor)
+        if name is not None and name_entry is not None:
+            name_entry.claim(str(version.id))
         return version
 
     def update_version(
@@ -239,6 +269,7 @@ class Model(Aggregate, created_event_name="Registered"):
         description: str | None = None,
         add_tags: Iterable[str] = (),
         remove_tags: Iterable[str] = (),
+        name_entries: tuple[VersionName | None, VersionName | None] | None = None,
         stage: object = None,
         displaced: ModelVersion | None = None,
         force: bool = False,
@@ -249,17 +280,22 @@ class Model(Aggregate, created_event_name="Registered"):
 
         A rename and a promotion asked for together are checked together (the new name is
         free; the stage is free, or ``force`` is given) before any event is triggered, so a
-        refused promotion leaves the name as it was. ``displaced`` is the version the
-        promotion would move to archived (``displaced_by``). Returns False when nothing
-        changed. Save the version, then the model.
+        refused promotion leaves the name as it was. ``name_entries`` are the index entries
+        of the current name (None for a number) and of the new one (``needs_name_entries``);
+        ``displaced`` is the version the promotion would move to archived
+        (``displaced_by``). Returns False when nothing changed. Save the model, the
+        version, the displaced version and the entries together.
         """
         self.check_version_live(version)
         new_name = name if name is not None and name != version.name else None
+        old_entry, new_entry = name_entries or (None, None)
         if new_name is not None:
             new_name = check_version_name(new_name)
-            if new_name in self.custom_names:
+            if self._name_taken(new_name, new_entry):
                 msg = f"Model '{self.name}' already has a version named '{new_name}'."
                 raise EntityExistsError(msg)
+            if self.needs_name_entries and version.name != str(version.number):
+                self._check_entry(version.name, old_entry)
         target = None if stage is None else stages.assignable_stage(stage)
         if target is not None:
             self._check_promotion(version, target, displaced, force, new_name or version.name)
@@ -268,6 +304,10 @@ class Model(Aggregate, created_event_name="Registered"):
             self._rename_version(
                 version_id=str(version.id), old_name=version.name, new_name=new_name, actor=actor
             )
+            if old_entry is not None:
+                old_entry.release(str(version.id))
+            if new_entry is not None:
+                new_entry.claim(str(version.id))
         changed = version.update(
             description=description,
             add_tags=add_tags,
@@ -301,11 +341,13 @@ class Model(Aggregate, created_event_name="Registered"):
         self.check_version_live(version)
         target = stages.assignable_stage(stage)
         version_id = str(version.id)
-        current = self.stage_of.get(version_id, stages.NONE)
+        current = self.stage_of_version(version)
         if target == current:
             return False
         archived = self._check_promotion(version, target, displaced, force, version.name)
         if archived is not None:
+            if not self.keeps_version_maps:
+                archived.record_stage(stages.ARCHIVED)
             why = f"displaced from {target} by version '{version.name}'"
             self._change_stage(
                 version_id=str(archived.id),
@@ -327,23 +369,36 @@ class Model(Aggregate, created_event_name="Registered"):
             actor=actor,
             reason=reason,
         )
+        if not self.keeps_version_maps:
+            version.record_stage(target)
         return True
 
     def delete_version(
-        self, version: ModelVersion, *, actor: str, reason: str | None = None
+        self,
+        version: ModelVersion,
+        *,
+        name_entry: VersionName | None = None,
+        actor: str,
+        reason: str | None = None,
     ) -> None:
-        """Delete a version: its custom name is free again, its stage empty; its number stays
-        used. Triggers the version's own ``Deleted`` too: save the model, then the version."""
+        """Delete a version: its custom name is free again (``name_entry`` is its index
+        entry, see ``needs_name_entries``), its stage empty; its number stays used. Triggers
+        the version's own ``Deleted`` too: save the model, the version and the entry."""
         self.check_version_live(version)
+        custom = version.name != str(version.number)
+        if custom and self.needs_name_entries:
+            self._check_entry(version.name, name_entry)
         version_id = str(version.id)
         self._delete_version(
             version_id=version_id,
             version_name=version.name,
-            stage=self.stage_of.get(version_id, stages.NONE),
+            stage=self.stage_of_version(version),
             actor=actor,
             reason=reason,
         )
         version.delete(actor=actor)
+        if custom and name_entry is not None and self.needs_name_entries:
+            name_entry.release(version_id)
 
     # ------------------------------------------------------------------ queries
 
@@ -362,12 +417,22 @@ class Model(Aggregate, created_event_name="Registered"):
             msg = f"Version '{version.name}' of model '{self.name}' was deleted."
             raise EntityDeletedError(msg)
 
+    @property
+    def needs_name_entries(self) -> bool:
+        """Whether custom version names are claimed in ``VersionName`` entries (else the
+        model keeps them itself)."""
+        return not self.keeps_version_maps
+
+    def stage_of_version(self, version: ModelVersion) -> str:
+        """The stage one live version of this model is in now."""
+        if self.keeps_version_maps:
+            return self.stage_of.get(str(version.id), stages.NONE)
+        return version.stage
+
     def holder(self, stage: str) -> str | None:
-        """The version id holding an exclusive stage, if any (for ``none`` or ``archived``:
-        the first version in that stage)."""
-        if stage in stages.EXCLUSIVE:
-            return self._holders().get(stage)
-        return next((v for v, held in self.stage_of.items() if held == stage), None)
+        """The version id holding an exclusive stage, if any (None for the other stages,
+        which any number of versions may be in)."""
+        return self._holders().get(stage)
 
     def held_stages(self) -> dict[str, str]:
         """Exclusive stage -> the version id holding it, for the stages held, in stage order."""
@@ -377,8 +442,7 @@ class Model(Aggregate, created_event_name="Registered"):
     def displaced_by(self, version: ModelVersion, stage: object) -> str | None:
         """The version id that promoting ``version`` into ``stage`` would move to archived."""
         target = stages.assignable_stage(stage)
-        version_id = str(version.id)
-        if target not in stages.EXCLUSIVE or self.stage_of.get(version_id) == target:
+        if target not in stages.EXCLUSIVE or self.stage_of_version(version) == target:
             return None
         return self.holder(target)
 
@@ -406,6 +470,29 @@ class Model(Aggregate, created_event_name="Registered"):
             )
             raise StageOccupiedError(msg, stage=target, holder=displaced.name)
         return displaced
+
+    def _name_taken(self, name: str, entry: VersionName | None) -> bool:
+        """Whether a live version holds custom name ``name`` (``entry``: its index entry)."""
+        if not self.needs_name_entries:
+            return name in self.custom_names
+        self._check_entry(name, entry)
+        assert entry is not None
+        return entry.version_id is not None
+
+    def _check_entry(self, name: str, entry: VersionName | None) -> None:
+        """Refuse a command given no index entry, or another name's, for a custom name."""
+        if entry is None or entry.id != version_name_id(self.id, name):
+            msg = f"A command on version name '{name}' needs its VersionName entry."
+            raise ValueError(msg)
+
+    @property
+    def keeps_version_maps(self) -> bool:
+        # a snapshot taken before the attribute existed is of a model that kept the maps
+        return bool(vars(self).get("_keeps_version_maps", True))
+
+    @keeps_version_maps.setter
+    def keeps_version_maps(self, value: bool) -> None:
+        self._keeps_version_maps = value
 
     def _holders(self) -> dict[str, str]:
         holders: dict[str, str] | None = vars(self).get("exclusive_holders")
@@ -439,13 +526,14 @@ class Model(Aggregate, created_event_name="Registered"):
     @event(VersionAdded)
     def _add_version(self, version_id: str, number: int, name: str, actor: str) -> None:
         self.last_number = number
-        if name != str(number):
+        if name != str(number) and self.keeps_version_maps:
             self.custom_names[name] = version_id
 
     @event(VersionRenamed)
     def _rename_version(self, version_id: str, old_name: str, new_name: str, actor: str) -> None:
-        self.custom_names.pop(old_name, None)
-        self.custom_names[new_name] = version_id
+        if self.keeps_version_maps:
+            self.custom_names.pop(old_name, None)
+            self.custom_names[new_name] = version_id
 
     @event(VersionDeleted)
     def _delete_version(
@@ -468,19 +556,20 @@ class Model(Aggregate, created_event_name="Registered"):
         reason: str | None,
     ) -> None:
         self._leave_stage(version_id)
+        if stage in stages.EXCLUSIVE:
+            self._holders()[stage] = version_id
+        if not self.keeps_version_maps:
+            return
         if stage == stages.NONE:
             self.stage_of.pop(version_id, None)
         else:
             self.stage_of[version_id] = stage  # a version already listed keeps its place
-            if stage in stages.EXCLUSIVE:
-                self._holders()[stage] = version_id
 
     def _leave_stage(self, version_id: str) -> None:
         """Drop the version from the holders index (``stage_of`` is updated by the caller)."""
         holders = self._holders()
-        held = self.stage_of.get(version_id)
-        if held is not None and holders.get(held) == version_id:
-            del holders[held]
+        for stage in [s for s, holder in holders.items() if holder == version_id]:
+            del holders[stage]
 
 
 def model_name_id(name: str) -> UUID:

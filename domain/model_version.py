@@ -1,9 +1,10 @@
 """The ``ModelVersion`` aggregate: one version's own record.
 
 Its number and stage are decided by the owning ``Model`` (which guards uniqueness and the
-one-holder-per-stage rule): a version is created, renamed and deleted through the model's
-commands. Here live the fields a user edits, the metadata logged on it and its links to
-artifact versions; every command refuses a deleted version.
+one-holder-per-stage rule): a version is created, renamed, promoted and deleted through the
+model's commands. Here live the fields a user edits, the metadata logged on it, its links to
+artifact versions and its current stage (so the model need not remember the stage of every
+archived version); every command refuses a deleted version.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from uuid import UUID, uuid4
 
 from eventsourcing.domain import Aggregate, event
 
+from . import stages
 from .artifact import Artifact, check_link_kind
 from .errors import EntityDeletedError
 from .names import edited_tags
@@ -71,6 +73,17 @@ class ModelVersion(Aggregate):
         step: str | None
         actor: str
 
+    class StageSet(Aggregate.Event):
+        """The version's own copy of where ``Model.StageChanged`` moved it (saved with it).
+
+        The model's event is the history (who, why, what it displaced); this one only lets
+        the version answer "which stage am I in" from its own stream.
+        """
+
+        TOPIC: ClassVar[str] = "modelplane:ModelVersion.StageSet"
+        model_id: str
+        stage: str
+
     class Deleted(Aggregate.Event):
         TOPIC: ClassVar[str] = "modelplane:ModelVersion.Deleted"
         model_id: str
@@ -92,6 +105,8 @@ class ModelVersion(Aggregate):
         self.description = description
         self.tags = list(tags)
         self.deleted = False
+        #: kept from ``StageSet`` (models registered before it kept every stage themselves)
+        self.stage = stages.NONE
         #: artifact version id -> link kind, so a second identical link appends nothing
         self.links: dict[str, str] = {}
 
@@ -149,16 +164,18 @@ class ModelVersion(Aggregate):
         artifact: Artifact,
         artifact_version_id: UUID | str,
         *,
+        number: int,
         kind: str,
         run_id: UUID | str | None = None,
         step: str | None = None,
         actor: str,
     ) -> bool:
-        """Link a version of ``artifact`` to this version as ``kind``; the same link again
-        appends nothing (returns False). A new kind for a linked version is a new link."""
+        """Link version ``number`` of ``artifact`` (id ``artifact_version_id``) to this
+        version as ``kind``; the same link again appends nothing (returns False). A new kind
+        for a linked version is a new link."""
         self.check_live()
         check_link_kind(kind)
-        number = artifact.version_number(artifact_version_id)
+        artifact.version_number(artifact_version_id, number)
         if self.links.get(str(artifact_version_id)) == kind:
             return False
         self._link_artifact(
@@ -173,6 +190,11 @@ class ModelVersion(Aggregate):
             actor=actor,
         )
         return True
+
+    def record_stage(self, stage: str) -> None:
+        """Keep the stage ``Model.promote`` just moved this version to (it checked the rules)."""
+        self.check_live()
+        self._set_stage(model_id=self.model_id, stage=stage)
 
     def delete(self, *, actor: str) -> None:
         """Mark the version deleted (``Model.delete_version`` calls this after its own event)."""
@@ -217,6 +239,10 @@ class ModelVersion(Aggregate):
         actor: str,
     ) -> None:
         self.links[artifact_version_id] = kind
+
+    @event(StageSet)
+    def _set_stage(self, model_id: str, stage: str) -> None:
+        self.stage = stage
 
     @event(Deleted)
     def _delete(self, model_id: str, actor: str) -> None:

@@ -23,11 +23,12 @@ from .artifact import Artifact, StoredValue
 from .errors import EntityExistsError, NotFoundError, ValidationError
 from .model import Model, ModelName, model_name_id
 from .model_version import ModelVersion
-from .names import check_name, check_tags, check_version_name, normalise_name
+from .names import check_name, check_tags, check_version_name, is_ascii_digits, normalise_name
 from .pipeline_run import PipelineRun
 from .retrying import MAX_ATTEMPTS, RetryingApplication, command
 from .serialization import OrjsonMapper
 from .validation import check_fields, check_text, encode_metadata
+from .version_names import VersionName, version_name_id
 
 __all__ = ["MAX_ATTEMPTS", "Appended", "RecordedArtifact", "Registry", "StoredValue"]
 
@@ -135,10 +136,12 @@ class Registry(RetryingApplication):
         check_text(description, "description")
         clean_tags = check_tags(tags)
         model = self.live_model(model_id)
+        # a custom name used for the first time is the common case: not looked up at first
+        entry = self._version_name_entry(model, name, new_unless_cached=True)
         version = model.add_version(
-            name=name, description=description, tags=clean_tags, actor=actor
+            name=name, name_entry=entry, description=description, tags=clean_tags, actor=actor
         )
-        return Appended(version.id, self._position(self.save(model, version)))
+        return Appended(version.id, self._position(self.save(model, version, entry)))
 
     @command
     def update_version(
@@ -165,9 +168,16 @@ class Registry(RetryingApplication):
         model, version = self.live_version(version_id)
         holder_id = None if target is None else model.displaced_by(version, target)
         displaced = None if holder_id is None else self._get(UUID(holder_id))
+        entries = None
+        if name is not None and name != version.name and model.needs_name_entries:
+            entries = (
+                self._version_name_entry(model, version.name),
+                self._version_name_entry(model, name, new_unless_cached=True),
+            )
         changed = model.update_version(
             version,
             name=name,
+            name_entries=entries,
             description=description,
             add_tags=to_add,
             remove_tags=to_remove,
@@ -179,7 +189,7 @@ class Registry(RetryingApplication):
         )
         if not changed:
             return None
-        return self._position(self.save(version, model))
+        return self._position(self.save(model, version, displaced, *(entries or ())))
 
     def change_stage(
         self,
@@ -199,8 +209,9 @@ class Registry(RetryingApplication):
     def delete_version(self, version_id: UUID, *, actor: str, reason: str | None = None) -> int:
         check_text(reason, "reason")
         model, version = self.live_version(version_id)
-        model.delete_version(version, actor=actor, reason=reason)
-        return self._position(self.save(model, version))
+        entry = self._version_name_entry(model, version.name)
+        model.delete_version(version, name_entry=entry, actor=actor, reason=reason)
+        return self._position(self.save(model, version, entry))
 
     @command
     def log_metadata(
@@ -250,7 +261,13 @@ class Registry(RetryingApplication):
         if link_to is not None:
             _, linked = self.live_version(link_to)
             linked.link_artifact(
-                item, version_id, kind=link_kind, run_id=run_id, step=step, actor=actor
+                item,
+                version_id,
+                number=number,
+                kind=link_kind,
+                run_id=run_id,
+                step=step,
+                actor=actor,
             )
         return RecordedArtifact(version_id, number, self._position(self.save(item, linked)))
 
@@ -261,18 +278,27 @@ class Registry(RetryingApplication):
         artifact_name: str,
         artifact_version_id: UUID,
         *,
+        artifact_version_number: int,
         kind: str = artifact.DATA,
         run_id: UUID | None = None,
         step: str | None = None,
         actor: str,
     ) -> int | None:
-        """Link an existing artifact version to a model version (a repeat is a no-op)."""
+        """Link an existing artifact version (its id and number) to a model version (a
+        repeat is a no-op)."""
         artifact.check_link_kind(kind)
         item = self._artifact(artifact_name)
-        item.version_number(artifact_version_id)  # a missing artifact version is reported first
+        number = artifact_version_number
+        item.version_number(artifact_version_id, number)  # a missing one is reported first
         _, version = self.live_version(model_version_id)
         linked = version.link_artifact(
-            item, artifact_version_id, kind=kind, run_id=run_id, step=step, actor=actor
+            item,
+            artifact_version_id,
+            number=number,
+            kind=kind,
+            run_id=run_id,
+            step=step,
+            actor=actor,
         )
         return self._position(self.save(version)) if linked else None
 
@@ -283,13 +309,21 @@ class Registry(RetryingApplication):
         artifact_version_id: UUID,
         metadata: dict[str, Any],
         *,
+        artifact_version_number: int,
         run_id: UUID | None = None,
         step: str | None = None,
         actor: str,
     ) -> int:
         clean = encode_metadata(metadata)
         item = self._artifact(artifact_name)
-        item.log_metadata(artifact_version_id, clean, run_id=run_id, step=step, actor=actor)
+        item.log_metadata(
+            artifact_version_id,
+            clean,
+            number=artifact_version_number,
+            run_id=run_id,
+            step=step,
+            actor=actor,
+        )
         return self._position(self.save(item))
 
     # ------------------------------------------------------------------- runs
@@ -409,6 +443,20 @@ class Registry(RetryingApplication):
         else:
             found = self._get_or_none(entry_id, snapshotted=False)
         return found or ModelName(name=name)
+
+    def _version_name_entry(
+        self, model: Model, name: str | None, *, new_unless_cached: bool = False
+    ) -> VersionName | None:
+        """The index entry of a custom version name of ``model`` (a new, unsaved one if the
+        name was never used); None for no name, a number, or a model that keeps its names."""
+        if name is None or not model.needs_name_entries or is_ascii_digits(name):
+            return None
+        entry_id = version_name_id(model.id, name)
+        if new_unless_cached:
+            found = self._get_unless_new(entry_id, snapshotted=False)
+        else:
+            found = self._get_or_none(entry_id, snapshotted=False)
+        return found or VersionName(model_id=str(model.id), name=name)
 
     def _artifact(self, name: str) -> Artifact:
         item = self._get_or_none(artifact.artifact_id(normalise_name(name)))

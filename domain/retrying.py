@@ -21,9 +21,14 @@ from collections.abc import Callable
 from typing import Any, Concatenate, ParamSpec, TypeVar
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError, Application, Repository
-from eventsourcing.domain import CollectEventsProtocol
-from eventsourcing.persistence import IntegrityError, OperationalError, Recording
+from eventsourcing.application import (
+    AggregateNotFoundError,
+    Application,
+    ProcessingEvent,
+    Repository,
+)
+from eventsourcing.domain import CanMutateProtocol, CollectEventsProtocol
+from eventsourcing.persistence import IntegrityError, OperationalError, ProgrammingError, Recording
 
 from .errors import ConcurrencyError
 
@@ -105,6 +110,44 @@ class RetryingApplication(Application[UUID]):
             if hasattr(obj, "id"):
                 self._touched.add(obj.id)
         return super().save(*changed, **kwargs)
+
+    def _take_snapshots(self, processing_event: ProcessingEvent[UUID]) -> None:
+        """Snapshot, as it is in hand, each saved aggregate an event took across its interval.
+
+        The library re-loads the aggregate at the crossing event's version (its last snapshot
+        decoded, up to an interval of events replayed): every Nth write paid a full load to
+        rebuild state this save already holds. The aggregate in hand is what was just
+        recorded, at its latest version, which may be past the crossing event: a snapshot
+        there is as valid, and one per aggregate per save is enough. The library's rules stay
+        (the type's interval; its ``Snapshot`` class, else ``snapshot_class``; events that can
+        mutate unless a projector is registered). Under ``ProjectedRegistry`` the snapshot is
+        written in the save's transaction.
+        """
+        if self.snapshots is None or not self.snapshotting_intervals:
+            return
+        due: dict[UUID, Any] = {}
+        for event in processing_event.events:
+            aggregate = processing_event.aggregates.get(event.originator_id)
+            if aggregate is None:  # an event saved on its own: no state in hand
+                continue
+            interval = self.snapshotting_intervals.get(type(aggregate))
+            if not interval or event.originator_version % interval:
+                continue
+            if type(aggregate) not in self.snapshotting_projectors and not isinstance(
+                event, CanMutateProtocol
+            ):
+                msg = f"Cannot snapshot {type(aggregate)}: register it in snapshotting_projectors."
+                raise ProgrammingError(msg)
+            due[event.originator_id] = aggregate
+        snapshots = []
+        for aggregate in due.values():
+            snapshot_class = getattr(type(aggregate), "Snapshot", self.snapshot_class)
+            if snapshot_class is None:
+                msg = f"Neither {type(aggregate)} nor {type(self)} has a snapshot class."
+                raise ProgrammingError(msg)
+            snapshots.append(snapshot_class.take(aggregate))
+        if snapshots:
+            self.snapshots.put(snapshots)
 
     def _get(self, aggregate_id: UUID, *, snapshotted: bool = True) -> Any:
         """Get an aggregate for a command, remembering it in case the command fails.

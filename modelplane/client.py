@@ -254,9 +254,7 @@ class Client:
         )
         return self._version_by_id(version_id)
 
-    def delete_model_version(
-        self, model_version_id: str | UUID, reason: str | None = None
-    ) -> None:
+    def delete_model_version(self, model_version_id: str | UUID, reason: str | None = None) -> None:
         from modelplane.projections.queries.ids import as_uuid
 
         uid = as_uuid(model_version_id)

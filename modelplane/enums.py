@@ -29,4 +29,3 @@ class ArtifactType(StrEnum):
     MODEL = link_kinds.MODEL
     DEPLOYMENT = link_kinds.DEPLOYMENT
     SERVICE = link_kinds.DEPLOYMENT  # ZenML's name for what a deployment produces: an alias
-

@@ -71,7 +71,13 @@ def log_metadata(
             None if artifact_version_id is not None else artifact_version,
         )
         registry.log_artifact_metadata(
-            found.name, found.id, metadata, run_id=run_id, step=step_name, actor=actor
+            found.name,
+            found.id,
+            metadata,
+            artifact_version_number=found.number,
+            run_id=run_id,
+            step=step_name,
+            actor=actor,
         )
     elif run_id_name_or_prefix is not None:
         run = client.get_pipeline_run(run_id_name_or_prefix)

@@ -102,6 +102,7 @@ def link_artifact_to_model(
         version_id,
         artifact_version.name,
         artifact_version.id,
+        artifact_version_number=artifact_version.number,
         kind=kind,
         run_id=None if step is None else step.run_id,
         step=None if step is None else step.step_name,

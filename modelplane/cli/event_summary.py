@@ -22,10 +22,14 @@ from . import render
 
 #: Payload fields that are bookkeeping of the event store, never shown.
 INTERNAL_FIELDS = ("class_version", "originator_topic")
-#: The name index: each of these duplicates a Model.Registered or Model.Deleted next to it.
-INDEX_PREFIX = "ModelName."
-#: Events of one transaction are this close in the log (a forced promotion is the largest).
-_SAME_TRANSACTION = 6
+#: Bookkeeping of the write side, each repeating an event next to it: the name indexes
+#: (beside a registration, a deletion, a version added, renamed or deleted) and a version's
+#: own copy of its stage (beside ``Model.StageChanged``).
+BOOKKEEPING_PREFIXES = ("ModelName.", "VersionName.", "ModelVersion.StageSet")
+#: Events of one transaction are this close in the log (a forced promotion with a rename is
+#: the largest: the version's edit and stage, the model's rename and two moves, the displaced
+#: version's stage, and the old and new name entries).
+_SAME_TRANSACTION = 10
 
 
 def public_payload(payload: dict[str, Any]) -> dict[str, Any]:
@@ -33,8 +37,8 @@ def public_payload(payload: dict[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in payload.items() if k not in INTERNAL_FIELDS}
 
 
-def is_index_event(event: LoggedEvent) -> bool:
-    return event.type.startswith(INDEX_PREFIX)
+def is_bookkeeping(event: LoggedEvent) -> bool:
+    return event.type.startswith(BOOKKEEPING_PREFIXES)
 
 
 class Describer:
@@ -151,8 +155,9 @@ class Describer:
             self._artifacts[artifact_id] = None if name is None else str(name)
         return self._artifacts[artifact_id]
 
-    def version_label(self, event: LoggedEvent) -> str:
-        number = self._version(str(event.originator_id))
+    def version_label(self, event: LoggedEvent, version_id: str | None = None) -> str:
+        """``version 3`` for the event's own version, or the version ``version_id``."""
+        number = self._version(version_id or str(event.originator_id))
         return "version" if number is None else f"version {number}"
 
     @staticmethod
@@ -266,6 +271,14 @@ _SUMMARIES: dict[str, Summary] = {
     "ModelName.Created": lambda d, e, p: f"name '{p['name']}' entered in the name index",
     "ModelName.Claimed": lambda d, e, p: f"name taken by model {_short(p['model_id'])}",
     "ModelName.Released": lambda d, e, p: f"name freed by model {_short(p['model_id'])}",
+    "VersionName.Created": lambda d, e, p: f"version name '{p['name']}' entered in the index",
+    "VersionName.Claimed": lambda d, e, p: (
+        f"version name taken by {d.version_label(e, p['version_id'])}"
+    ),
+    "VersionName.Released": lambda d, e, p: (
+        f"version name freed by {d.version_label(e, p['version_id'])}"
+    ),
+    "ModelVersion.StageSet": lambda d, e, p: f"{d.version_label(e)} now in {p['stage']}",
     "ModelVersion.Created": lambda d, e, p: (
         f"{_version_name(p['name'], p['number'])} created{_tags(p['tags'])}"
     ),

@@ -354,6 +354,7 @@ def _log_output_metadata(
             name,
             artifact.id,
             metadata,
+            artifact_version_number=artifact.number,
             run_id=step.run_id,
             step=step.step_name,
             actor=config.actor(),

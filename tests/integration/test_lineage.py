@@ -83,7 +83,9 @@ def test_link_is_idempotent_and_refused_on_deleted_versions(client: Client) -> N
     client.delete_model_version(v1.id)
     registry = client._store.registry
     with pytest.raises(EntityDeletedError):
-        registry.link_artifact(v1.id, "dataset", data.id, kind="data", actor="x")
+        registry.link_artifact(
+            v1.id, "dataset", data.id, artifact_version_number=1, kind="data", actor="x"
+        )
     before = log_head(client)
     with pytest.raises(EntityDeletedError):
         registry.record_artifact_version(

@@ -301,8 +301,8 @@ def test_stage_history_and_time_travel(client: Client) -> None:
     assert client.get_model_version("iris", ModelStages.PRODUCTION, at=pos2).name == "2"
     assert client.get_model_version("iris", "1", at=pos1).stage == ModelStages.PRODUCTION
     assert client.get_model_version("iris", "1", at=pos2).stage == ModelStages.ARCHIVED
-    with pytest.raises(NotFoundError):
-        client.get_model_version("iris", ModelStages.PRODUCTION, at=pos1 - 1)
+    with pytest.raises(NotFoundError):  # just before the promotion's transaction
+        client.get_model_version("iris", ModelStages.PRODUCTION, at=history[0].position - 1)
     assert (
         client.get_model_version("iris", ModelStages.PRODUCTION, at=history[0].timestamp).name
         == "1"

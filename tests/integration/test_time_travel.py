@@ -27,8 +27,9 @@ from modelplane.exceptions import NotFoundError
 REPO = Path(__file__).resolve().parents[2]
 
 
-def _forced_promotion(client: Client) -> tuple[int, int]:
-    """v1 in production, then v2 forced in: the two positions of the forced promotion."""
+def _forced_promotion(client: Client) -> tuple[int, int, int]:
+    """v1 in production, then v2 forced in: the two moves' positions and the position of
+    the transaction's last event (each version's ``StageSet`` follows the moves)."""
     client.create_model("iris")
     client.create_model_version("iris")
     client.create_model_version("iris")
@@ -36,15 +37,15 @@ def _forced_promotion(client: Client) -> tuple[int, int]:
     client.update_model_version("iris", 2, stage="production", force=True)
     archive, promote = client.get_stage_history("iris")[-2:]
     assert archive.version == "1" and promote.version == "2"
-    return archive.position, promote.position
+    return archive.position, promote.position, client.list_events()[-1].position
 
 
 def test_a_position_inside_a_transaction_means_its_end(client: Client) -> None:
-    archived_at, promoted_at = _forced_promotion(client)
-    assert archived_at + 1 == promoted_at
+    archived_at, promoted_at, end = _forced_promotion(client)
+    assert archived_at + 1 == promoted_at < end
     # Between the two events nobody held production, but no reader could ever see that.
     inside = client.get_model_version("iris", ModelStages.PRODUCTION, at=archived_at)
-    assert inside.name == "2" and inside.as_of == promoted_at
+    assert inside.name == "2" and inside.as_of == end
     before = client.get_model_version("iris", ModelStages.PRODUCTION, at=archived_at - 1)
     assert before.name == "1"
 
@@ -52,9 +53,9 @@ def test_a_position_inside_a_transaction_means_its_end(client: Client) -> None:
 def test_replay_until_a_position_inside_a_transaction_takes_all_of_it(
     client: Client, tmp_path: Path
 ) -> None:
-    archived_at, promoted_at = _forced_promotion(client)
+    archived_at, _, end = _forced_promotion(client)
     result = client.rebuild_projections(until=archived_at, into=tmp_path / "past.db")
-    assert result.position == promoted_at
+    assert result.position == end
     with sqlite3.connect(tmp_path / "past.db") as db:
         held = db.execute(
             "SELECT name, stage FROM mp_model_versions WHERE stage != 'none' ORDER BY name"

@@ -15,7 +15,7 @@ ACTOR = "seeder"
 
 def seed(registry: Any, models: int, versions: int = 20, models_per_save: int = 10) -> int:
     """Register ``models`` models of ``versions`` versions, metadata on each, every 4th
-    promoted to production (about 72 events a model at 20 versions); return the log head."""
+    promoted to production (about 81 events a model at 20 versions); return the log head."""
     from modelplane.domain.model import Model, ModelName
     from modelplane.domain.validation import encode_metadata
 

@@ -8,8 +8,10 @@ pending: an application saving the aggregate afterwards would append it.
 from __future__ import annotations
 
 import copy
+from dataclasses import replace
 from typing import Any
 
+import orjson
 import pytest
 from eventsourcing.application import project_aggregate
 from eventsourcing.domain import Snapshot
@@ -27,6 +29,36 @@ from modelplane.domain.errors import (
 from modelplane.domain.model import Model, ModelName
 from modelplane.domain.model_version import ModelVersion
 from modelplane.domain.names import edited_tags
+from modelplane.domain.serialization import OrjsonMapper
+from modelplane.domain.version_names import VersionName
+
+#: The ``VersionName`` entries a store would hold, by model id and name.
+_ENTRIES: dict[tuple[str, str], VersionName] = {}
+
+
+def entry(model: Model, name: str | None) -> VersionName | None:
+    """The index entry of a custom version name, as the registry would load it."""
+    if name is None or name.isdigit() or not model.needs_name_entries:
+        return None
+    key = (str(model.id), name)
+    if key not in _ENTRIES:
+        _ENTRIES[key] = VersionName(model_id=str(model.id), name=name)
+    return _ENTRIES[key]
+
+
+def add(model: Model, name: str | None = None) -> ModelVersion:
+    return model.add_version(name=name, name_entry=entry(model, name), actor="me")
+
+
+def rename(model: Model, version: ModelVersion, name: str, **kwargs: Any) -> bool:
+    entries = (entry(model, version.name), entry(model, name))
+    return model.update_version(
+        version, name=name, name_entries=entries if entries[1] else None, actor="me", **kwargs
+    )
+
+
+def delete(model: Model, version: ModelVersion, **kwargs: Any) -> None:
+    model.delete_version(version, name_entry=entry(model, version.name), actor="me", **kwargs)
 
 
 def registered(name: str = "iris") -> tuple[Model, ModelName]:
@@ -47,8 +79,8 @@ def settled(*aggregates: Any) -> None:
 
 def model_with_versions(*version_names: str | None) -> tuple[Model, list[ModelVersion]]:
     model, _ = registered()
-    versions = [model.add_version(name=n, actor="me") for n in version_names]
-    settled(model, *versions)
+    versions = [add(model, n) for n in version_names]
+    settled(model, *versions, *_ENTRIES.values())
     return model, versions
 
 
@@ -147,29 +179,43 @@ def test_versions_are_numbered_and_a_custom_name_must_be_free() -> None:
     model, versions = model_with_versions(None, "rc", None)
     assert [(v.number, v.name) for v in versions] == [(1, "1"), (2, "rc"), (3, "3")]
     with pytest.raises(EntityExistsError) as raised:
-        model.add_version(name="rc", actor="me")
+        add(model, "rc")
     assert str(raised.value) == (
         "Unable to create model version iris (version rc): a version with the same name "
         "already exists."
     )
-    assert model.collect_events() == []
+    assert model.collect_events() == [] and entry(model, "rc").collect_events() == []  # type: ignore[union-attr]
     assert model.last_number == 3
+
+
+def test_a_custom_name_is_claimed_in_its_own_entry_not_kept_on_the_model() -> None:
+    model, (_, rc) = model_with_versions(None, "rc")
+    claimed = entry(model, "rc")
+    assert claimed is not None and claimed.version_id == str(rc.id)
+    assert model.custom_names == {} and model.stage_of == {}
+    with pytest.raises(ValueError, match="needs its VersionName entry"):
+        model.add_version(name="gold", actor="me")
+    stranger, _ = registered("other")
+    with pytest.raises(ValueError, match="needs its VersionName entry"):
+        model.add_version(name="gold", name_entry=entry(stranger, "gold"), actor="me")
+    assert model.collect_events() == []
 
 
 def test_a_custom_name_that_looks_like_a_number_or_stage_is_refused() -> None:
     model, _ = model_with_versions()
     for bad in ("7", "production"):
         with pytest.raises(ValidationError):
-            model.add_version(name=bad, actor="me")
+            add(model, bad)
     assert model.collect_events() == []
 
 
 def test_deleting_a_version_frees_its_name_but_never_its_number() -> None:
     model, (_, rc) = model_with_versions(None, "rc")
-    model.delete_version(rc, actor="me", reason="bad")
+    delete(model, rc, reason="bad")
     assert names(model.collect_events()) == ["VersionDeleted"]
     assert names(rc.collect_events()) == ["Deleted"]
-    again = model.add_version(name="rc", actor="me")
+    assert names(entry(model, "rc").collect_events()) == ["Released"]  # type: ignore[union-attr]
+    again = add(model, "rc")
     assert again.number == 3
     with pytest.raises(EntityDeletedError) as raised:
         model.delete_version(rc, actor="me")
@@ -179,13 +225,15 @@ def test_deleting_a_version_frees_its_name_but_never_its_number() -> None:
 def test_renaming_a_version_frees_the_old_name_and_refuses_a_taken_one() -> None:
     model, (rc, _) = model_with_versions("rc", "gold")
     with pytest.raises(EntityExistsError) as raised:
-        model.update_version(rc, name="gold", actor="me")
+        rename(model, rc, "gold")
     assert str(raised.value) == "Model 'iris' already has a version named 'gold'."
-    assert model.update_version(rc, name="best", actor="me")
+    assert rename(model, rc, "best")
     assert names(model.collect_events()) == ["VersionRenamed"]
     (updated,) = rc.collect_events()
     assert updated.changes == {"name": "best"}  # type: ignore[attr-defined]
-    assert model.add_version(name="rc", actor="me").number == 3
+    assert names(entry(model, "rc").collect_events()) == ["Released"]  # type: ignore[union-attr]
+    assert names(entry(model, "best").collect_events()) == ["Created", "Claimed"]  # type: ignore[union-attr]
+    assert add(model, "rc").number == 3
 
 
 def test_a_version_of_another_model_is_refused() -> None:
@@ -216,7 +264,7 @@ def test_an_occupied_exclusive_stage_needs_force_and_names_its_holder() -> None:
 def test_a_forced_promotion_archives_the_holder_then_promotes() -> None:
     model, (one, rc) = model_with_versions(None, "rc")
     model.promote(one, "production", actor="me")
-    settled(model)
+    settled(model, one)
     assert model.displaced_by(rc, "production") == str(one.id)
     model.promote(rc, "production", displaced=one, force=True, reason="better", actor="me")
     archived, promoted = model.collect_events()
@@ -233,7 +281,8 @@ def test_a_forced_promotion_archives_the_holder_then_promotes() -> None:
     )
     assert (promoted.displaced_version_id, promoted.displaced_version_name) == (str(one.id), "1")  # type: ignore[attr-defined]
     assert model.holder("production") == str(rc.id)
-    assert model.stage_of[str(one.id)] == "archived"
+    assert (one.stage, rc.stage) == ("archived", "production")
+    assert names(one.collect_events()) == names(rc.collect_events()) == ["StageSet"]
 
 
 def test_a_promotion_must_be_given_the_holder_it_displaces() -> None:
@@ -272,7 +321,7 @@ def test_latest_and_unknown_stages_are_refused() -> None:
 
 def test_a_deleted_version_cannot_be_promoted() -> None:
     model, (one,) = model_with_versions(None)
-    model.delete_version(one, actor="me")
+    delete(model, one)
     settled(model, one)
     with pytest.raises(EntityDeletedError, match="Version '1' of model 'iris' was deleted"):
         model.promote(one, "staging", actor="me")
@@ -283,24 +332,23 @@ def test_a_refused_promotion_leaves_the_rename_untriggered() -> None:
     model.promote(one, "production", actor="me")
     settled(model)
     with pytest.raises(StageOccupiedError, match="promoting version 'renamed'"):
-        model.update_version(
-            rc, name="renamed", add_tags=["x"], stage="production", displaced=one, actor="me"
-        )
+        rename(model, rc, "renamed", add_tags=["x"], stage="production", displaced=one)
     assert model.collect_events() == [] and rc.collect_events() == []
-    assert rc.name == "rc" and "rc" in model.custom_names
+    assert entry(model, "renamed").version_id is None  # type: ignore[union-attr]
+    assert rc.name == "rc" and entry(model, "rc").version_id == str(rc.id)  # type: ignore[union-attr]
 
 
 def test_update_version_renames_retags_and_promotes_in_order() -> None:
     model, (one, rc) = model_with_versions(None, "rc")
     model.promote(one, "production", actor="me")
     settled(model)
-    assert model.update_version(
-        rc, name="renamed", add_tags=["x"], stage="production", displaced=one, force=True,
-        actor="me",
-    )  # fmt: skip
+    assert rename(
+        model, rc, "renamed", add_tags=["x"], stage="production", displaced=one, force=True
+    )
     assert names(model.collect_events()) == ["VersionRenamed", "StageChanged", "StageChanged"]
-    (updated,) = rc.collect_events()
+    updated, staged = rc.collect_events()
     assert updated.changes == {"tags": ["x"], "name": "renamed"}  # type: ignore[attr-defined]
+    assert staged.stage == "production"  # type: ignore[attr-defined]
     assert not model.update_version(rc, name="renamed", stage="production", actor="me")
 
 
@@ -321,17 +369,69 @@ def test_deleting_a_model_names_the_holders_of_its_exclusive_stages() -> None:
         {"stage": "staging", "version_id": str(one.id), "version_name": "1"},
         {"stage": "production", "version_id": str(rc.id), "version_name": "rc"},
     ]
-    assert model.held_stages() == {} and model.stage_of == {}
+    assert model.held_stages() == {}
+
+
+def as_version_1(event: Any) -> Any:
+    """The event as a release before ``Registered`` version 2 wrote it, read back today."""
+    mapper = OrjsonMapper()
+    stored = mapper.to_stored_event(event)
+    state = orjson.loads(stored.state)
+    assert state.pop("class_version") == 2
+    del state["keeps_version_maps"]
+    return mapper.to_domain_event(replace(stored, state=orjson.dumps(state)))
+
+
+def legacy_model_with_versions(*version_names: str | None) -> tuple[Model, list[ModelVersion]]:
+    """A model registered before versions kept their own stage and names had entries."""
+    new, _ = registered()
+    (registration,) = new.collect_events()
+    model = as_version_1(registration).mutate(None)
+    assert isinstance(model, Model) and model.keeps_version_maps
+    versions = [add(model, n) for n in version_names]
+    settled(model, *versions)
+    return model, versions
+
+
+def test_a_model_registered_before_version_2_keeps_its_maps_and_its_rules() -> None:
+    model, (one, rc) = legacy_model_with_versions(None, "rc")
+    assert not model.needs_name_entries and model.custom_names == {"rc": str(rc.id)}
+    with pytest.raises(EntityExistsError):
+        add(model, "rc")
+    model.promote(one, "production", actor="me")
+    model.promote(rc, "production", displaced=one, force=True, actor="me")
+    assert model.stage_of == {str(one.id): "archived", str(rc.id): "production"}
+    assert one.collect_events() == [] and rc.collect_events() == []  # no StageSet
+    assert not model.promote(one, "archived", actor="me")  # the map says it is there
+    assert rename(model, rc, "gold") and model.custom_names == {"gold": str(rc.id)}
+    delete(model, one)
+    (deleted,) = [e for e in model.collect_events() if type(e).__name__ == "VersionDeleted"]
+    assert deleted.stage == "archived"  # type: ignore[attr-defined]
+    assert model.stage_of == {str(rc.id): "production"}
+
+
+def test_a_new_model_keeps_no_state_per_version() -> None:
+    """What grows with the versions lives in their streams and entries, not the model's."""
+    model, versions = model_with_versions(*[f"v{i}" for i in range(50)])
+    for version in versions:
+        model.promote(version, "archived", actor="me")
+    model.promote(versions[-1], "production", actor="me")
+    settled(model, *versions)
+    state = Snapshot.take(model).state
+    assert state["custom_names"] == {} and state["stage_of"] == {}
+    assert state["exclusive_holders"] == {"production": str(versions[-1].id)}
+    assert [model.stage_of_version(v) for v in versions[-2:]] == ["archived", "production"]
 
 
 def test_holders_are_rebuilt_for_a_model_from_an_old_snapshot() -> None:
     """A snapshot taken before ``exclusive_holders`` existed lacks it: holder() still works."""
-    model, (one, rc) = model_with_versions(None, "rc")
+    model, (one, rc) = legacy_model_with_versions(None, "rc")
     model.promote(one, "production", actor="me")
     model.promote(rc, "staging", actor="me")
     settled(model)
     snapshot = Snapshot.take(copy.deepcopy(model))
     del snapshot.state["exclusive_holders"]
+    del snapshot.state["_keeps_version_maps"]
     old = snapshot.mutate(None)
     assert isinstance(old, Model) and "exclusive_holders" not in vars(old)
     assert old.holder("production") == str(one.id)
@@ -349,11 +449,19 @@ class ModelMachine(RuleBasedStateMachine):
     """Random commands on one model: after each the invariants hold, and at the end a replay
     of every event triggered rebuilds the same model."""
 
+    legacy = False
+
     def __init__(self) -> None:
         super().__init__()
-        self.model, _ = registered()
+        if self.legacy:
+            self.model, _ = legacy_model_with_versions()
+            self.events: list[Any] = [as_version_1(registered()[0].collect_events()[0])]
+            self.model = self.events[0].mutate(None)
+        else:
+            self.model, _ = registered()
+            self.events = list(self.model.collect_events())
         self.versions: dict[str, ModelVersion] = {}
-        self.events: list[Any] = list(self.model.collect_events())
+        self.version_events: dict[str, list[Any]] = {}
         self.numbers: list[int] = []
 
     def live(self) -> list[ModelVersion]:
@@ -364,12 +472,14 @@ class ModelMachine(RuleBasedStateMachine):
             events = aggregate.collect_events()
             if aggregate is self.model:
                 self.events += events
+            elif isinstance(aggregate, ModelVersion):
+                self.version_events.setdefault(str(aggregate.id), []).extend(events)
 
     @rule(name=VERSION_NAMES)
     def add(self, name: str | None) -> None:
         taken = name in {v.name for v in self.live()}
         try:
-            version = self.model.add_version(name=name, actor="me")
+            version = add(self.model, name)
         except EntityExistsError:
             assert taken
             self.settle(self.model)
@@ -383,7 +493,7 @@ class ModelMachine(RuleBasedStateMachine):
     @rule(data=st.data())
     def delete(self, data: st.DataObject) -> None:
         version = self.versions[data.draw(st.sampled_from([str(v.id) for v in self.live()]))]
-        self.model.delete_version(version, actor="me")
+        delete(self.model, version)
         self.settle(self.model, version)
 
     @precondition(lambda self: self.live())
@@ -392,7 +502,7 @@ class ModelMachine(RuleBasedStateMachine):
         version = self.versions[data.draw(st.sampled_from([str(v.id) for v in self.live()]))]
         taken = name != version.name and name in {v.name for v in self.live()}
         try:
-            self.model.update_version(version, name=name, actor="me")
+            rename(self.model, version, name)
         except EntityExistsError:
             assert taken
         else:
@@ -410,7 +520,7 @@ class ModelMachine(RuleBasedStateMachine):
             self.model.promote(version, stage, displaced=holder, force=force, actor="me")
         except StageOccupiedError:
             assert holder is not None and not force
-        self.settle(self.model)
+        self.settle(self.model, version, *([holder] if holder else []))
         if holder is not None and force:
             assert [e.stage for e in self.events[before:]] == ["archived", stage]
 
@@ -427,18 +537,32 @@ class ModelMachine(RuleBasedStateMachine):
     @invariant()
     def holder_agrees_with_a_scan(self) -> None:
         for stage in ("staging", "production"):
-            holding = [v for v, s in self.model.stage_of.items() if s == stage]
+            holding = [v for v in self.live() if self.model.stage_of_version(v) == stage]
             assert len(holding) <= 1
-            assert self.model.holder(stage) == (holding[0] if holding else None)
+            assert self.model.holder(stage) == (str(holding[0].id) if holding else None)
+
+    @invariant()
+    def the_model_keeps_maps_only_if_registered_before_version_2(self) -> None:
+        if not self.legacy:
+            assert self.model.custom_names == {} and self.model.stage_of == {}
 
     def teardown(self) -> None:
-        """A replay of every event triggered rebuilds the same model (holders included)."""
+        """A replay of every event triggered rebuilds the same model (holders included) and
+        the same versions (their stages included)."""
         replayed = project_aggregate(None, copy.deepcopy(self.events))
         assert replayed == self.model
+        for version_id, events in self.version_events.items():
+            assert project_aggregate(None, copy.deepcopy(events)) == self.versions[version_id]
+
+
+class LegacyModelMachine(ModelMachine):
+    legacy = True
 
 
 ModelMachine.TestCase.settings = settings(max_examples=40, stateful_step_count=20, deadline=None)
+LegacyModelMachine.TestCase.settings = ModelMachine.TestCase.settings
 test_model_rules_hold_for_any_sequence_of_commands = ModelMachine.TestCase
+test_rules_hold_for_a_model_registered_before_version_2 = LegacyModelMachine.TestCase
 
 
 TAGS = st.sampled_from(["a", "b", "c", "d"])

@@ -49,25 +49,55 @@ def test_artifact_versions_are_numbered_in_order() -> None:
     assert events[1].version_id == str(recorded[0][0])  # type: ignore[attr-defined]
     assert (events[1].step, events[1].tags) == ("train", ["t"])  # type: ignore[attr-defined]
     assert events[2].warnings == ["lossy"]  # type: ignore[attr-defined]
-    assert item.version_number(recorded[1][0]) == 2
+    assert item.version_number(recorded[1][0], 2) == 2
+    assert recorded[1][0] == item.version_id_for(2) and item.numbers == {}
+
+
+def test_an_artifact_knows_its_versions_without_a_map_of_their_ids() -> None:
+    """Ids are derived from the number: a version id is checked against the number given,
+    and only versions recorded with random ids (before) are kept in a map."""
+    item, ids = an_artifact(3)
+    assert item.numbers == {}
+    for wrong in ((ids[0], 2), (ids[2], 4), (ids[1], 0), (str(uuid4()), 1)):
+        with pytest.raises(NotFoundError):
+            item.version_number(*wrong)
+    other, (theirs,) = an_artifact()
+    assert (other.id, theirs) == (item.id, ids[0])  # one name: one artifact, the same ids
+    stranger = Artifact(name="other", actor="me")
+    stranger.record_version(Stored(), actor="me")
+    with pytest.raises(NotFoundError):
+        item.version_number(stranger.version_id_for(1), 1)
+
+
+def test_a_version_recorded_with_a_random_id_is_still_known() -> None:
+    item, _ = an_artifact(1)
+    legacy = str(uuid4())
+    item._record_version(  # as a VersionRecorded event written before ids were derived
+        name="weights", version_id=legacy, number=2, uri="u", content_hash="h",
+        materializer="m", data_type="d", artifact_type="DataArtifact", size_bytes=1,
+        run_id=None, step=None, tags=[], warnings=[], actor="me",
+    )  # fmt: skip
+    assert item.numbers == {legacy: 2} and item.version_number(legacy, 2) == 2
+    with pytest.raises(NotFoundError):
+        item.version_number(legacy, 1)
 
 
 def test_artifact_metadata_is_refused_for_a_version_of_another_artifact() -> None:
     item, (mine,) = an_artifact()
     stranger = uuid4()
     with pytest.raises(NotFoundError) as raised:
-        item.log_metadata(stranger, {"k": 1}, actor="me")
-    assert str(raised.value) == f"Artifact 'weights' has no version with id '{stranger}'."
-    item.log_metadata(mine, {"k": 1}, actor="me")
+        item.log_metadata(stranger, {"k": 1}, number=1, actor="me")
+    assert str(raised.value) == f"Artifact 'weights' has no version 1 with id '{stranger}'."
+    item.log_metadata(mine, {"k": 1}, number=1, actor="me")
     assert [type(e).__name__ for e in item.collect_events()] == ["MetadataLogged"]
 
 
 def test_a_link_is_appended_once_and_again_for_a_new_kind() -> None:
     version = a_version()
     item, (artifact_version,) = an_artifact()
-    assert version.link_artifact(item, artifact_version, kind="model", actor="me")
-    assert not version.link_artifact(item, artifact_version, kind="model", actor="me")
-    assert version.link_artifact(item, artifact_version, kind="deployment", actor="me")
+    assert version.link_artifact(item, artifact_version, number=1, kind="model", actor="me")
+    assert not version.link_artifact(item, artifact_version, number=1, kind="model", actor="me")
+    assert version.link_artifact(item, artifact_version, number=1, kind="deployment", actor="me")
     linked = version.collect_events()
     assert [e.kind for e in linked] == ["model", "deployment"]  # type: ignore[attr-defined]
     assert linked[0].artifact_version_number == 1  # type: ignore[attr-defined]
@@ -81,7 +111,7 @@ def test_linking_is_idempotent_whatever_the_order(links: list[tuple[int, str]]) 
     item, ids = an_artifact(3)
     current: dict[str, str] = {}
     for index, kind in links:
-        appended = version.link_artifact(item, ids[index], kind=kind, actor="me")
+        appended = version.link_artifact(item, ids[index], number=index + 1, kind=kind, actor="me")
         assert appended == (current.get(ids[index]) != kind)
         current[ids[index]] = kind
     assert len(version.collect_events()) == sum(1 for _ in _changes(links))
@@ -101,10 +131,10 @@ def _changes(links: list[tuple[int, str]]) -> list[tuple[int, str]]:
 def test_a_link_needs_a_known_artifact_version_and_kind() -> None:
     version = a_version()
     item, (artifact_version,) = an_artifact()
-    with pytest.raises(NotFoundError, match="has no version with id"):
-        version.link_artifact(item, uuid4(), kind="data", actor="me")
+    with pytest.raises(NotFoundError, match="has no version 1 with id"):
+        version.link_artifact(item, uuid4(), number=1, kind="data", actor="me")
     with pytest.raises(ValidationError, match="'weights' is not a link kind"):
-        version.link_artifact(item, artifact_version, kind="weights", actor="me")
+        version.link_artifact(item, artifact_version, number=1, kind="weights", actor="me")
     assert version.collect_events() == []
 
 
@@ -115,7 +145,7 @@ def test_a_deleted_version_refuses_metadata_links_edits_and_a_second_delete() ->
     version.collect_events()
     refused = [
         lambda: version.log_metadata({"k": 1}, actor="me"),
-        lambda: version.link_artifact(item, artifact_version, kind="data", actor="me"),
+        lambda: version.link_artifact(item, artifact_version, number=1, kind="data", actor="me"),
         lambda: version.update(description="x", actor="me"),
         lambda: version.delete(actor="me"),
     ]

@@ -27,6 +27,7 @@ from modelplane.domain.errors import (
 )
 from modelplane.domain.model import model_name_id
 from modelplane.domain.registry import Registry
+from modelplane.domain.version_names import version_name_id
 from tests.unit.stored_value import Stored
 
 
@@ -147,6 +148,25 @@ def test_a_custom_name_is_unique_and_freed_by_delete_and_by_rename(registry: Reg
     registry.update_version(again.id, name="gold", actor="me")
 
 
+def test_a_version_name_entry_this_process_never_saw_is_found_on_the_second_attempt(
+    registry: Registry,
+) -> None:
+    model_id, (rc,) = model_with_versions(registry, "rc")
+    entry_id = version_name_id(model_id, "rc")
+    assert stored_events(registry, entry_id) == ["Created", "Claimed"]
+    forget(registry, entry_id)
+    before = head(registry)
+    with pytest.raises(EntityExistsError, match="a version with the same name"):
+        registry.create_version(model_id, name="rc", actor="me")
+    assert head(registry) == before
+    registry.delete_version(rc, actor="me")
+    forget(registry, entry_id)
+    again = registry.create_version(model_id, name="rc", actor="me")
+    assert stored_events(registry, entry_id) == ["Created", "Claimed", "Released", "Claimed"]
+    assert registry.live_version(again.id)[1].name == "rc"
+    assert registry.live_model(model_id).custom_names == {}
+
+
 # -------------------------------------------------------------------- stages
 
 
@@ -172,7 +192,10 @@ def test_a_forced_promotion_appends_both_moves_in_one_save(registry: Registry) -
     registry.change_stage(one, "production", actor="me")
     before = head(registry)
     position = registry.change_stage(rc, "production", force=True, reason="better", actor="me")
-    assert position == before + 2 == head(registry)
+    # the model's two moves, and each version's own record of its new stage
+    assert position == before + 4 == head(registry)
+    assert stored_events(registry, one)[-1] == stored_events(registry, rc)[-1] == "StageSet"
+    assert registry.live_version(one)[1].stage == "archived"
     moves = [e for e in registry.events.get(model_id) if type(e).__name__ == "StageChanged"]
     archived, promoted = moves[-2:]
     assert (archived.version_id, archived.stage) == (str(one), "archived")  # type: ignore[attr-defined]
@@ -235,7 +258,9 @@ def test_unknown_ids_are_not_found(registry: Registry) -> None:
     with pytest.raises(NotFoundError, match=f"No pipeline run with id '{missing}' exists"):
         registry.finish_run(missing, status="failed", actor="me")
     with pytest.raises(NotFoundError, match="No artifact named 'weights' exists"):
-        registry.log_artifact_metadata("weights", missing, {"k": 1}, actor="me")
+        registry.log_artifact_metadata(
+            "weights", missing, {"k": 1}, artifact_version_number=1, actor="me"
+        )
 
 
 # ------------------------------------------------------------ artifacts, runs
@@ -248,13 +273,21 @@ def test_an_artifact_version_is_recorded_and_linked_once(registry: Registry) -> 
         "weights", stored=Stored(), link_to=one, link_kind="model", actor="me"
     )
     assert (recorded.number, recorded.position) == (1, before + 3)  # registered, recorded, linked
-    assert registry.link_artifact(one, "weights", recorded.id, kind="model", actor="me") is None
-    position = registry.link_artifact(one, "weights", recorded.id, kind="data", actor="me")
+
+    def link(kind: str, number: int = 1) -> int | None:
+        return registry.link_artifact(
+            one, "weights", recorded.id, artifact_version_number=number, kind=kind, actor="me"
+        )
+
+    assert link("model") is None
+    with pytest.raises(NotFoundError, match="has no version 2 with id"):
+        link("data", number=2)
+    position = link("data")
     assert position == head(registry) == before + 4
     second = registry.record_artifact_version("weights", stored=Stored(), actor="me")
     assert second.number == 2
-    with pytest.raises(NotFoundError, match="has no version with id"):
-        registry.link_artifact(one, "weights", uuid4(), actor="me")
+    with pytest.raises(NotFoundError, match="has no version 1 with id"):
+        registry.link_artifact(one, "weights", uuid4(), artifact_version_number=1, actor="me")
     with pytest.raises(ValidationError, match="is not a link kind"):
         registry.record_artifact_version("weights", stored=Stored(), link_kind="x", actor="me")
 
@@ -320,7 +353,7 @@ def test_a_command_on_a_stale_cached_aggregate_reruns_on_fresh_state(registry: R
         registry.change_stage(rc, "production", actor="me")
     assert head(registry) == before
     assert registry.live_model(model_id).holder("production") == str(one)
-    assert registry.change_stage(rc, "staging", actor="me") == before + 1
+    assert registry.change_stage(rc, "staging", actor="me") == before + 2  # + StageSet
 
 
 def test_aggregates_round_trip_through_the_orjson_mapper(registry: Registry) -> None:

@@ -29,7 +29,8 @@ def events(
     wide: Annotated[
         bool,
         typer.Option(
-            "--wide", help="Add each event's whole payload, and show the name index events."
+            "--wide",
+            help="Add each event's whole payload, and show the write side's bookkeeping events.",
         ),
     ] = False,
     as_json: Annotated[
@@ -38,11 +39,12 @@ def events(
 ) -> None:
     """Print the event log: position, time, actor, type and a summary of every event.
 
-    The name index events (``ModelName.*``) repeat a registration or deletion next to them
-    and are shown with ``--wide`` or ``--json`` only. ``--json`` prints every event with its
+    The write side's bookkeeping events (the name indexes ``ModelName.*`` and
+    ``VersionName.*``, and ``ModelVersion.StageSet``) repeat an event next to them and are
+    shown with ``--wide`` or ``--json`` only. ``--json`` prints every event with its
     whole payload (without the event store's ``class_version``).
     """
-    from ..event_summary import Describer, is_index_event, public_payload
+    from ..event_summary import Describer, is_bookkeeping, public_payload
 
     client = sdk.client()
     describer = Describer(client, show_model=model is None)
@@ -55,7 +57,7 @@ def events(
                 data["payload"] = public_payload(data["payload"])
                 render.print_json_line(data)
         else:
-            shown = [e for e in batch if wide or not is_index_event(e)]
+            shown = [e for e in batch if wide or not is_bookkeeping(e)]
             rows = [
                 (
                     e.position,
