@@ -36,8 +36,11 @@ _version_by_stage = select(versions).where(
 _version_by_number = select(versions).where(
     V.model_id == bindparam("model_id"), V.number == bindparam("number")
 )
+# Every row of a name (one live at most, any deleted), the live one picked in Python: with
+# ``deleted`` in the WHERE clause (or an ORDER BY on it) SQLite's planner took another index
+# and walked every live version of the model (22 ms at 100,000 versions).
 _version_by_name = select(versions).where(
-    V.model_id == bindparam("model_id"), V.name == bindparam("name"), V.deleted.is_(False)
+    V.model_id == bindparam("model_id"), V.name == bindparam("name")
 )
 _version_by_id = select(versions).where(V.id == bindparam("id"))
 
@@ -110,11 +113,8 @@ def version_row(conn: Connection, model: RowMapping, selector: object) -> RowMap
             .first()
         )
     else:
-        row = (
-            conn.execute(_version_by_name, {"model_id": model_id, "name": picked.text})
-            .mappings()
-            .first()
-        )
+        named = conn.execute(_version_by_name, {"model_id": model_id, "name": picked.text})
+        row = next((r for r in named.mappings() if not r["deleted"]), None)
         if row is None and picked.id is not None:
             row = conn.execute(_version_by_id, {"id": str(picked.id)}).mappings().first()
             if row is not None and row["model_id"] != model_id:
