@@ -37,6 +37,16 @@ class Datastore(SQLAlchemyDatastore):
             engine.dispose()  # connections opened before the listener lack the pragmas
 
 
+def _row(stored: StoredEvent) -> dict[str, Any]:
+    """A stored event as the parameters of a Core INSERT into the library's tables."""
+    return {
+        "originator_id": stored.originator_id,
+        "originator_version": stored.originator_version,
+        "topic": stored.topic,
+        "state": stored.state,
+    }
+
+
 class ApplicationRecorder(SQLAlchemyApplicationRecorder):
     """The library's recorder, appending with one Core INSERT ... RETURNING.
 
@@ -51,15 +61,7 @@ class ApplicationRecorder(SQLAlchemyApplicationRecorder):
             return []
         table = self.events_record_cls.__table__
         self._lock_table(session)
-        rows = [
-            {
-                "originator_id": e.originator_id,
-                "originator_version": e.originator_version,
-                "topic": e.topic,
-                "state": e.state,
-            }
-            for e in stored_events
-        ]
+        rows = [_row(e) for e in stored_events]
         statement = insert(table).returning(table.c.id, sort_by_parameter_order=True)
         ids = [int(row[0]) for row in session.execute(statement, rows)]
         self._notify_channel(session)
@@ -99,15 +101,7 @@ class SnapshotRecorder(SQLAlchemyAggregateRecorder):
                     table.c.originator_version < version,
                 )
             )
-        rows = [
-            {
-                "originator_id": e.originator_id,
-                "originator_version": e.originator_version,
-                "topic": e.topic,
-                "state": e.state,
-            }
-            for e in stored_events
-        ]
+        rows = [_row(e) for e in stored_events]
         session.execute(insert(table), rows)
 
 
