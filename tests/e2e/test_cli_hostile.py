@@ -244,12 +244,12 @@ def _rows(table: str) -> list[list[str]]:
 def test_events_table_is_readable_at_80_columns(cli: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     ok(cli, "model", "register", "iris", "-t", "a")
     ok(cli, "model", "version", "create", "iris")
-    ok(cli, "model", "version", "create", "iris")
+    ok(cli, "model", "version", "create", "iris", "--name", "rc")
     ok(cli, "model", "version", "update", "iris", "1", "--stage", "production", "--reason", "ok")
-    ok(cli, "model", "version", "update", "iris", "2", "--stage", "production", "--force")
+    ok(cli, "model", "version", "update", "iris", "rc", "--stage", "production", "--force")
     client = Client()
     client._store.registry.log_metadata(
-        client.get_model_version("iris", "2").id, {"accuracy": 0.9, "loss": 0.1}, actor="tester"
+        client.get_model_version("iris", "rc").id, {"accuracy": 0.9, "loss": 0.1}, actor="tester"
     )
     _trainer()
 
@@ -259,7 +259,8 @@ def test_events_table_is_readable_at_80_columns(cli: Any, monkeypatch: pytest.Mo
     assert header.split() == ["POSITION", "TIME", "ACTOR", "TYPE", "SUMMARY"]
     assert max(len(line) for line in table.splitlines()) <= 80
     assert "class_version" not in table and "originator_topic" not in table
-    assert "ModelName." not in table  # the name index is shown with --wide only
+    for bookkeeping in ("ModelName.", "VersionName.", "StageSet"):  # shown with --wide only
+        assert bookkeeping not in table
     rows = _rows(table)
     assert rows
     actor_at, type_at = header.index("ACTOR"), header.index("TYPE")
@@ -271,13 +272,17 @@ def test_events_table_is_readable_at_80_columns(cli: Any, monkeypatch: pytest.Mo
     text = "\n".join(summaries)
     assert "model 'iris' registered, tags: a" in text
     assert "iris: version '1' none -> production, reason: ok" in text
-    assert "(displaced '1')" in text
+    assert "(displaced '1')" in text and "version 'rc' (2) created" in text
     assert "metadata: accuracy, loss" in text
     assert "step '_train' completed" in text
     assert "weights' version 1 saved" in text
 
+    monkeypatch.setenv("COLUMNS", "400")  # type names and summaries on one line each
     wide = ok(cli, "events", "--wide").out
-    assert "ModelName." in wide and "class_version" not in wide
+    assert "class_version" not in wide
+    for bookkeeping in ("ModelName.", "VersionName.Claimed", "ModelVersion.StageSet"):
+        assert bookkeeping in wide
+    assert "version name taken by version 2" in wide and "version 1 now in archived" in wide
     wide_header = wide.splitlines()[0]
     assert wide_header.split() == ["POSITION", "TIME", "ACTOR", "TYPE", "SUMMARY", "PAYLOAD"]
     actor_at, type_at = wide_header.index("ACTOR"), wide_header.index("TYPE")
