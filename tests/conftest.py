@@ -4,6 +4,10 @@ PostgreSQL tests use a database of their own, created for this pytest process an
 at the end, so concurrent test runs never share tables. Without a reachable server they
 are skipped, unless ``MODELPLANE_REQUIRE_POSTGRES=1`` (set by CI), which makes that a
 failure.
+
+``store`` gives each test a fresh, empty store. ``module_store`` gives the tests of one
+module a store of their own to share, so that one fixture can write a scenario once and
+several tests each check one thing about it (those tests only read).
 """
 
 from __future__ import annotations
@@ -11,6 +15,8 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import psycopg
@@ -32,9 +38,9 @@ def _pg_available() -> str | None:
         return str(error).strip()
 
 
-@pytest.fixture(scope="session")
-def pg_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test process; yields its SQLAlchemy URL."""
+def create_database(template: str | None = None) -> tuple[str, str]:
+    """A new PostgreSQL database, empty or a copy of the database ``template``: its name and
+    SQLAlchemy URL (skipped or failed, as the module says, without a server)."""
     problem = _pg_available()
     if problem is not None:
         if REQUIRE_POSTGRES:
@@ -43,15 +49,27 @@ def pg_database() -> Iterator[str]:
             )
         pytest.skip(f"PostgreSQL unreachable: {problem}")
     name = f"mp_test_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    copy = "" if template is None else f' TEMPLATE "{template}"'
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
+        conn.execute(f'CREATE DATABASE "{name}"{copy}')
     params = dict(item.split("=", 1) for item in PG_ADMIN_DSN.split())
     user, host = params.get("user", "postgres"), params.get("host", "127.0.0.1")
-    url = f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
-    yield url
+    return name, f"postgresql+psycopg://{user}@{host}:{params.get('port', '5432')}/{name}"
+
+
+def drop_database(name: str) -> None:
+    """Drop a database ``create_database`` made (after closing this process's stores)."""
     close_all()
     with psycopg.connect(PG_ADMIN_DSN, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test process; yields its SQLAlchemy URL."""
+    name, url = create_database()
+    yield url
+    drop_database(name)
 
 
 def reset_postgres(url: str) -> None:
@@ -77,6 +95,49 @@ def store(
         monkeypatch.setenv("MODELPLANE_STORE_URL", url)
     yield request.param
     close_all()
+
+
+@dataclass(frozen=True)
+class SharedStore:
+    """A store shared by the tests of one module: which kind, and the variables that name it."""
+
+    kind: str
+    env: dict[str, str]
+
+    @contextmanager
+    def active(self) -> Iterator[None]:
+        """Point this process's SDK at the store (for writing a scenario, or reading it)."""
+        close_all()
+        with pytest.MonkeyPatch.context() as patch:
+            patch.delenv("MODELPLANE_STORE_URL", raising=False)
+            for key, value in self.env.items():
+                patch.setenv(key, value)
+            try:
+                yield
+            finally:
+                close_all()
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgres"])
+def module_store(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[SharedStore]:
+    """An empty store for one module's tests to share: a SQLite home, or a PostgreSQL database
+    of its own (``store`` empties ``pg_database`` before each test, which may run between
+    these). It never changes ``os.environ`` itself: ``SharedStore.active`` does, for a while."""
+    env = {
+        "MODELPLANE_HOME": str(tmp_path_factory.mktemp("shared") / "home"),
+        "MODELPLANE_ACTOR": "tester",
+    }
+    if request.param == "sqlite":
+        yield SharedStore("sqlite", env)
+        close_all()
+        return
+    name, url = create_database()
+    try:
+        yield SharedStore("postgres", env | {"MODELPLANE_STORE_URL": url})
+    finally:
+        drop_database(name)
 
 
 @pytest.fixture

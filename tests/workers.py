@@ -1,20 +1,64 @@
 """Code that runs in other OS processes for the concurrency and crash tests.
 
-Importable by ``multiprocessing`` (spawn) children, and runnable as a script:
+Importable by ``multiprocessing`` children (see :func:`context`), and runnable as a script:
 ``python -m tests.workers burst MODEL`` writes forever, printing one line per acknowledged
 write, until it is killed.
 """
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 import sys
 import traceback
+from multiprocessing.context import ForkServerContext
 from typing import Any
+
+#: The variables that say which store a worker uses and who it is.
+STORE_KEYS = ("MODELPLANE_HOME", "MODELPLANE_STORE_URL", "MODELPLANE_ACTOR")
+#: What a worker imports, including what the SDK imports lazily on a store's first use.
+PRELOAD = [
+    "tests.workers",
+    "modelplane.cli",
+    "modelplane.client",
+    "modelplane.exceptions",
+    "modelplane.projections.projected_registry",
+    "modelplane.projections.queries",
+    "psycopg",
+]
+
+
+def context() -> ForkServerContext:
+    """Processes forked from a server that imported :data:`PRELOAD` once and nothing else.
+
+    Each worker starts as a process that never opened a store (the server did not), without
+    the 0.7 s of imports a spawned interpreter pays (8 workers: several seconds of a 2-core
+    machine before the first barrier, every race). The server keeps the environment it was
+    started in, so workers set the store's variables themselves (:func:`use_store_env`).
+    """
+    ctx = multiprocessing.get_context("forkserver")
+    assert isinstance(ctx, ForkServerContext)
+    ctx.set_forkserver_preload(PRELOAD)
+    return ctx
+
+
+def store_env() -> dict[str, str]:
+    """This process's store variables, for a worker to use (:func:`use_store_env`)."""
+    return {k: os.environ[k] for k in STORE_KEYS if k in os.environ}
+
+
+def use_store_env(env: dict[str, str]) -> None:
+    """Point this process at the store ``env`` names: its variables set, the others removed
+    (a server started during an earlier test still has that test's)."""
+    for key in STORE_KEYS:
+        if key in env:
+            os.environ[key] = env[key]
+        else:
+            os.environ.pop(key, None)
 
 
 def _setup(env: dict[str, str]) -> Any:
-    os.environ.update(env)
+    use_store_env(env)
     from modelplane.client import Client
 
     client = Client()
@@ -82,7 +126,7 @@ def first_use(env: dict[str, str], role: str, name: str, barrier: Any, results: 
     the model ``name`` through the SDK, "read" lists models through the CLI's code path
     (``python -m modelplane model list`` in this process); report the outcome."""
     try:
-        os.environ.update(env)
+        use_store_env(env)
         from modelplane.cli import app
         from modelplane.client import Client
 

@@ -26,7 +26,12 @@ def test_listings_continue_from_a_cursor(client: Client) -> None:
     assert [v["number"] for v in versions["items"] + more["items"]] == [3, 2, 1]
     fails("model", "list", "--cursor", "nonsense", contains=("Invalid cursor",))
     fails(
-        "model", "version", "list", "a", "--cursor", first["next_cursor"],
+        "model",
+        "version",
+        "list",
+        "a",
+        "--cursor",
+        first["next_cursor"],
         contains=("another listing",),
     )
 

@@ -1,7 +1,13 @@
-"""The SDK's behaviour, on SQLite and PostgreSQL: each call as users of ZenML expect it."""
+"""The SDK's behaviour, on SQLite and PostgreSQL: each call as users of ZenML expect it.
+
+One behaviour per test; the state a group of tests starts from is a fixture, written fresh
+for each test (SDK writes take milliseconds). Names refused by their spelling alone are checked
+on SQLite only: the store is never asked (each still checks that nothing was appended).
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -16,10 +22,17 @@ from modelplane.exceptions import (
     StageOccupiedError,
     ValidationError,
 )
+from modelplane.responses import ModelResponse, ModelVersionResponse, StageChange
 from tests.log_reading import log_head
 
+#: For what is refused before the store is asked: the ``store`` fixture on SQLite only.
+SQLITE_ONLY = pytest.mark.parametrize("store", ["sqlite"], indirect=True)
 
-def test_create_get_list_update_delete_model(client: Client) -> None:
+
+@pytest.fixture
+def four_models(client: Client) -> ModelResponse:
+    """``customer_service_agent`` (every field set; returned), ``iris_classifier`` and
+    ``iris_regressor`` (tagged tabular), ``mnist`` (tagged vision)."""
     created = client.create_model(
         name="customer_service_agent",
         license="MIT",
@@ -31,6 +44,15 @@ def test_create_get_list_update_delete_model(client: Client) -> None:
         trade_offs="latency",
         ethics="human review",
     )
+    for name in ("iris_classifier", "iris_regressor", "mnist"):
+        client.create_model(name, tags=["vision"] if name == "mnist" else ["tabular"])
+    return created
+
+
+def test_create_model_returns_it_and_get_finds_it_by_name_and_id(
+    client: Client, four_models: ModelResponse
+) -> None:
+    created = four_models
     assert created.name == "customer_service_agent"
     assert created.tags == ["agent", "customer-service", "llm", "rag"]
     assert created.latest_version_name is None
@@ -39,8 +61,8 @@ def test_create_get_list_update_delete_model(client: Client) -> None:
     assert client.get_model(created.id) == created
     assert client.get_model(str(created.id)).ethics == "human review"
 
-    for name in ("iris_classifier", "iris_regressor", "mnist"):
-        client.create_model(name, tags=["vision"] if name == "mnist" else ["tabular"])
+
+def test_list_models_by_name_tag_and_page(client: Client, four_models: ModelResponse) -> None:
     assert [m.name for m in client.list_models(name="iris")] == [
         "iris_classifier",
         "iris_regressor",
@@ -49,15 +71,26 @@ def test_create_get_list_update_delete_model(client: Client) -> None:
     page = client.list_models(page=2, size=3)
     assert page.total == 4 and page.total_pages == 2 and [m.name for m in page] == ["mnist"]
 
+
+def test_update_model_description_and_tags(client: Client, four_models: ModelResponse) -> None:
     updated = client.update_model(
         "iris_classifier", description="Iris", add_tags=["sklearn"], remove_tags=["tabular"]
     )
     assert updated.description == "Iris" and updated.tags == ["sklearn"]
+
+
+def test_a_renamed_model_is_not_found_by_its_old_name(
+    client: Client, four_models: ModelResponse
+) -> None:
     renamed = client.update_model("iris_regressor", name="iris_reg")
     assert renamed.name == "iris_reg"
     with pytest.raises(NotFoundError):
         client.get_model("iris_regressor")
 
+
+def test_a_deleted_model_is_gone_and_cannot_be_deleted_again(
+    client: Client, four_models: ModelResponse
+) -> None:
     client.delete_model("mnist")
     with pytest.raises(NotFoundError):
         client.get_model("mnist")
@@ -66,6 +99,7 @@ def test_create_get_list_update_delete_model(client: Client) -> None:
         client.delete_model("mnist")
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize(
     ("name", "error"),
     [
@@ -108,11 +142,14 @@ def test_version_numbers_count_up_and_are_never_reused(client: Client) -> None:
     assert client.get_model("iris").latest_version_name == "4"
 
 
+@SQLITE_ONLY
 @pytest.mark.parametrize("name", ["42", "production", "Latest", "none", "archived", ""])
 def test_reserved_version_names_are_refused(client: Client, name: str) -> None:
     client.create_model("iris")
+    before = log_head(client)
     with pytest.raises(ValidationError):
         client.create_model_version("iris", name=name)
+    assert log_head(client) == before
 
 
 def test_duplicate_version_name_is_refused_but_reusable_after_delete(client: Client) -> None:
@@ -125,10 +162,17 @@ def test_duplicate_version_name_is_refused_but_reusable_after_delete(client: Cli
     assert again.number == 2 and again.id != first.id, "a refused create consumes no number"
 
 
-def test_get_model_version_by_every_selector(client: Client) -> None:
+@pytest.fixture
+def two_versions(client: Client) -> tuple[ModelVersionResponse, ModelVersionResponse]:
+    """Model ``iris``: version "1" and version "1.2.3" (number 2)."""
     client.create_model("iris")
-    v1 = client.create_model_version("iris")
-    v2 = client.create_model_version("iris", name="1.2.3")
+    return client.create_model_version("iris"), client.create_model_version("iris", name="1.2.3")
+
+
+def test_get_model_version_by_latest_number_name_and_id(
+    client: Client, two_versions: tuple[ModelVersionResponse, ModelVersionResponse]
+) -> None:
+    v1, v2 = two_versions
     assert client.get_model_version("iris").id == v2.id
     assert client.get_model_version("iris", ModelStages.LATEST).id == v2.id
     assert client.get_model_version("iris", "latest").id == v2.id
@@ -137,28 +181,50 @@ def test_get_model_version_by_every_selector(client: Client) -> None:
     assert client.get_model_version("iris", "1.2.3").id == v2.id
     assert client.get_model_version("iris", v1.id).id == v1.id
     assert client.get_model_version("iris", str(v2.id)).id == v2.id
+
+
+def test_a_selector_nothing_matches_is_not_found(
+    client: Client, two_versions: tuple[ModelVersionResponse, ModelVersionResponse]
+) -> None:
     with pytest.raises(NotFoundError, match="production"):
         client.get_model_version("iris", ModelStages.PRODUCTION)
     with pytest.raises(NotFoundError):
         client.get_model_version("iris", "9.9.9")
     with pytest.raises(NotFoundError):
         client.get_model_version("iris", 7)
+
+
+def test_get_model_version_by_stage(
+    client: Client, two_versions: tuple[ModelVersionResponse, ModelVersionResponse]
+) -> None:
+    v1, v2 = two_versions
     client.update_model_version("iris", "1", stage=ModelStages.PRODUCTION)
     client.update_model_version("iris", "1.2.3", stage="staging")
     assert client.get_model_version("iris", ModelStages.PRODUCTION).id == v1.id
     assert client.get_model_version("iris", "staging").id == v2.id
 
 
-def test_list_model_versions_filters_and_pages_newest_first(client: Client) -> None:
+@pytest.fixture
+def seven_versions(client: Client) -> None:
+    """Model ``iris``: versions 1-7, the even ones tagged "even"; 3 in production, 5 and 6
+    archived."""
     client.create_model("iris")
     for i in range(1, 8):
         client.create_model_version("iris", tags=["even"] if i % 2 == 0 else [])
     client.update_model_version("iris", 3, stage="production")
     client.update_model_version("iris", 5, stage="archived")
     client.update_model_version("iris", 6, stage="archived")
+
+
+@pytest.mark.usefixtures("seven_versions")
+def test_list_model_versions_pages_newest_first(client: Client) -> None:
     assert [v.number for v in client.list_model_versions("iris")] == [7, 6, 5, 4, 3, 2, 1]
     page = client.list_model_versions("iris", page=2, size=3)
     assert [v.number for v in page] == [4, 3, 2] and page.total == 7
+
+
+@pytest.mark.usefixtures("seven_versions")
+def test_list_model_versions_by_stage_and_tag(client: Client) -> None:
     assert [v.number for v in client.list_model_versions("iris", stage="production")] == [3]
     assert [v.number for v in client.list_model_versions("iris", stage=ModelStages.ARCHIVED)] == [
         6,
@@ -169,11 +235,17 @@ def test_list_model_versions_filters_and_pages_newest_first(client: Client) -> N
         client.list_model_versions("iris", stage="bogus")
 
 
-def test_promotion_rules(client: Client) -> None:
+@pytest.fixture
+def one_in_production(client: Client) -> None:
+    """Model ``iris``: versions 1-3, version 1 in production."""
     client.create_model("iris")
     for _ in range(3):
         client.create_model_version("iris")
     client.update_model_version("iris", 1, stage="production", reason="first")
+
+
+@pytest.mark.usefixtures("one_in_production")
+def test_promotion_into_an_occupied_stage_is_refused_naming_the_holder(client: Client) -> None:
     before = log_head(client)
     with pytest.raises(StageOccupiedError) as refused:
         client.update_model_version("iris", 2, stage="production")
@@ -182,6 +254,9 @@ def test_promotion_rules(client: Client) -> None:
     assert isinstance(refused.value, RuntimeError)
     assert log_head(client) == before, "a refused promotion appends nothing"
 
+
+@pytest.mark.usefixtures("one_in_production")
+def test_a_forced_promotion_archives_the_holder(client: Client) -> None:
     promoted = client.update_model_version(
         "iris", 2, stage="production", force=True, reason="better"
     )
@@ -191,17 +266,29 @@ def test_promotion_rules(client: Client) -> None:
     client.update_model_version("iris", 3, stage="archived")
     client.update_model_version("iris", 3, stage="none")
     client.update_model_version("iris", 1, stage="none")
+    assert {v.number: v.stage for v in client.list_model_versions("iris")} == {
+        1: ModelStages.NONE,
+        2: ModelStages.PRODUCTION,
+        3: ModelStages.NONE,
+    }
+
+
+@pytest.mark.usefixtures("one_in_production")
+def test_latest_and_unknown_stages_cannot_be_set(client: Client) -> None:
     with pytest.raises(ValidationError, match="latest"):
         client.update_model_version("iris", 3, stage=ModelStages.LATEST)
     with pytest.raises(ValidationError, match="bogus"):
         client.update_model_version("iris", 3, stage="bogus")
-    # promoting the holder again is a no-op
+
+
+@pytest.mark.usefixtures("one_in_production")
+def test_promoting_the_holder_again_appends_nothing(client: Client) -> None:
     head = log_head(client)
-    client.update_model_version("iris", 2, stage="production")
+    client.update_model_version("iris", 1, stage="production")
     assert log_head(client) == head
 
 
-def test_deleted_versions_and_models_refuse_commands(client: Client) -> None:
+def test_a_deleted_version_leaves_its_stage_and_refuses_commands(client: Client) -> None:
     client.create_model("iris")
     v1 = client.create_model_version("iris")
     client.update_model_version("iris", 1, stage="production")
@@ -215,18 +302,29 @@ def test_deleted_versions_and_models_refuse_commands(client: Client) -> None:
         registry.change_stage(v1.id, "staging", actor="x")
     with pytest.raises(EntityDeletedError):
         client.delete_model_version(v1.id)
+
+
+def test_the_versions_of_a_deleted_model_refuse_commands(client: Client) -> None:
+    client.create_model("iris")
     v2 = client.create_model_version("iris")
     client.delete_model("iris")
+    registry = client._store.registry
     with pytest.raises(EntityDeletedError):
         registry.change_stage(v2.id, "production", actor="x")
     with pytest.raises(EntityDeletedError):
         registry.log_metadata(v2.id, {"a": 1}, actor="x")
 
 
-def test_model_handle_resolves_and_promotes_like_the_seed(client: Client) -> None:
+@pytest.fixture
+def handle_versions(client: Client) -> None:
+    """Model ``iris_classifier``: versions "1.2.3" (number 1) and "2"."""
     client.create_model("iris_classifier")
     client.create_model_version("iris_classifier", name="1.2.3")
     client.create_model_version("iris_classifier")
+
+
+@pytest.mark.usefixtures("handle_versions")
+def test_model_handle_resolves_and_promotes_like_the_seed(client: Client) -> None:
     model = Model(name="iris_classifier", version="1.2.3")
     model.set_stage(stage=ModelStages.PRODUCTION)
     assert model.stage == ModelStages.PRODUCTION and model.number == 1
@@ -238,14 +336,19 @@ def test_model_handle_resolves_and_promotes_like_the_seed(client: Client) -> Non
         Model(name="iris_classifier", version="2").set_stage(ModelStages.PRODUCTION)
     Model(name="iris_classifier", version="2").set_stage(ModelStages.PRODUCTION, force=True)
     assert Model(name="iris_classifier", version=ModelStages.PRODUCTION).number == 2
+
+
+@pytest.mark.usefixtures("handle_versions")
+def test_looking_at_a_model_handle_creates_no_version(client: Client) -> None:
     head = log_head(client)
     assert Model(name="iris_classifier").id is not None
     assert log_head(client) == head, "looking at a Model never creates a version"
 
 
-def test_metadata_latest_value_and_full_history(client: Client) -> None:
-    client.create_model("iris_classifier")
-    client.create_model_version("iris_classifier", name="1.2.3")
+@pytest.fixture
+def metadata_logged(handle_versions: None) -> None:
+    """On ``iris_classifier`` "1.2.3": evaluation_metrics (0.9 with per_class, then 0.95) and
+    n = 20."""
     log_metadata(
         metadata={"evaluation_metrics": {"accuracy": 0.9, "per_class": {"a": 1}}, "n": 20},
         model_name="iris_classifier",
@@ -256,6 +359,10 @@ def test_metadata_latest_value_and_full_history(client: Client) -> None:
         model_name="iris_classifier",
         model_version="1.2.3",
     )
+
+
+@pytest.mark.usefixtures("metadata_logged")
+def test_metadata_latest_value_and_full_history(client: Client) -> None:
     model = Client().get_model_version("iris_classifier", "1.2.3")
     metrics = model.run_metadata["evaluation_metrics"].value
     assert metrics == {"accuracy": 0.95}, "a later value replaces the key, no stale sub-keys"
@@ -264,17 +371,39 @@ def test_metadata_latest_value_and_full_history(client: Client) -> None:
     assert [entry.value["accuracy"] for entry in history] == [0.9, 0.95]
     assert history[0].actor == "tester" and history[0].position < history[1].position
     assert Model(name="iris_classifier", version="1.2.3").run_metadata["n"].value == 20
+
+
+@pytest.mark.usefixtures("handle_versions")
+def test_metadata_logged_to_the_latest_version_by_stage_selector(client: Client) -> None:
     log_metadata({"by_stage": True}, model_name="iris_classifier", model_version=ModelStages.LATEST)
     assert client.get_model_version("iris_classifier").run_metadata["by_stage"].value is True
+    assert "by_stage" not in client.get_model_version("iris_classifier", "1.2.3").run_metadata
+
+
+@pytest.mark.usefixtures("handle_versions")
+def test_metadata_without_a_target_or_not_json_is_refused(client: Client) -> None:
+    before = log_head(client)
     with pytest.raises(ValidationError):
         log_metadata({"x": object()}, model_name="iris_classifier", model_version="1.2.3")
     with pytest.raises(ValidationError):
         log_metadata({"x": 1})
     with pytest.raises(ValidationError):
         log_metadata({"x": 1}, infer_model=True)
+    assert log_head(client) == before
 
 
-def test_stage_history_and_time_travel(client: Client) -> None:
+@dataclass
+class Promotions:
+    """Model ``iris``: 1 promoted (reason "first"), 2 forced in ("better"), 3 to staging."""
+
+    started: datetime  # before the first promotion
+    first: ModelVersionResponse  # what the first promotion returned
+    after_first: int  # the log head after the first promotion
+    after_second: int  # and after the forced one
+
+
+@pytest.fixture
+def promotions(client: Client) -> Promotions:
     client.create_model("iris")
     for _ in range(3):
         client.create_model_version("iris")
@@ -284,6 +413,11 @@ def test_stage_history_and_time_travel(client: Client) -> None:
     client.update_model_version("iris", 2, stage="production", force=True, reason="better")
     pos2 = log_head(client)
     client.update_model_version("iris", 3, stage="staging")
+    return Promotions(t0, p1, pos1, pos2)
+
+
+def test_stage_history_lists_every_move_in_order(client: Client, promotions: Promotions) -> None:
+    t0, p1 = promotions.started, promotions.first
     history = client.get_stage_history("iris")
     assert [(h.version, h.previous_stage, h.stage, h.displaced_version) for h in history] == [
         ("1", "none", "production", None),
@@ -296,6 +430,10 @@ def test_stage_history_and_time_travel(client: Client) -> None:
     assert history[0].actor == "tester" and history[0].timestamp >= t0
     assert p1.stage == ModelStages.PRODUCTION
 
+
+def test_time_travel_by_position(client: Client, promotions: Promotions) -> None:
+    pos1, pos2 = promotions.after_first, promotions.after_second
+    history = client.get_stage_history("iris")
     then = client.get_model_version("iris", ModelStages.PRODUCTION, at=pos1)
     assert then.name == "1" and then.stage == ModelStages.PRODUCTION
     assert client.get_model_version("iris", ModelStages.PRODUCTION, at=pos2).name == "2"
@@ -303,6 +441,11 @@ def test_stage_history_and_time_travel(client: Client) -> None:
     assert client.get_model_version("iris", "1", at=pos2).stage == ModelStages.ARCHIVED
     with pytest.raises(NotFoundError):  # just before the promotion's transaction
         client.get_model_version("iris", ModelStages.PRODUCTION, at=history[0].position - 1)
+
+
+def test_time_travel_by_timestamp(client: Client, promotions: Promotions) -> None:
+    t0 = promotions.started
+    history = client.get_stage_history("iris")
     assert (
         client.get_model_version("iris", ModelStages.PRODUCTION, at=history[0].timestamp).name
         == "1"
@@ -314,12 +457,21 @@ def test_stage_history_and_time_travel(client: Client) -> None:
     )
 
 
-def test_deleted_model_history_and_both_lives(client: Client) -> None:
+@pytest.fixture
+def first_life(client: Client) -> list[StageChange]:
+    """Model ``iris``: version 1 promoted to production; the history before deleting the
+    model (reason "retired")."""
     client.create_model("iris")
     client.create_model_version("iris")
     client.update_model_version("iris", 1, stage="production")
-    first_life = client.get_stage_history("iris")
+    history = client.get_stage_history("iris")
     client.delete_model("iris", reason="retired")
+    return history
+
+
+def test_a_deleted_model_takes_its_holder_out_of_the_stage_in_the_history(
+    client: Client, first_life: list[StageChange]
+) -> None:
     # the holder leaves production with its model: the history says so
     after = client.get_stage_history("iris")
     assert after[:-1] == first_life
@@ -331,6 +483,11 @@ def test_deleted_model_history_and_both_lives(client: Client) -> None:
     assert (after[-1].actor, after[-1].reason) == ("tester", "retired")
     old_events = client.list_events(model="iris")
     assert old_events[-1].type == "Model.Deleted" and old_events[-1].payload["reason"] == "retired"
+
+
+@pytest.mark.usefixtures("first_life")
+def test_a_second_life_of_a_name_counts_again_and_shares_the_history(client: Client) -> None:
+    old_events = client.list_events(model="iris")
     client.create_model("iris")
     v = client.create_model_version("iris")
     assert v.number == 1, "a new life of a name starts counting again"
@@ -341,10 +498,18 @@ def test_deleted_model_history_and_both_lives(client: Client) -> None:
     assert len({e.model_id for e in both}) == 2
 
 
-def test_list_events_is_the_raw_log(client: Client) -> None:
+@pytest.fixture
+def two_models_logged(client: Client) -> ModelVersionResponse:
+    """Models ``iris`` (license MIT) and ``other``; version 1 of iris (returned)."""
     client.create_model("iris", license="MIT")
     client.create_model("other")
-    v = client.create_model_version("iris")
+    return client.create_model_version("iris")
+
+
+def test_list_events_is_the_raw_log(
+    client: Client, two_models_logged: ModelVersionResponse
+) -> None:
+    v = two_models_logged
     events = client.list_events()
     assert [e.position for e in events] == sorted(e.position for e in events)
     types = [e.type for e in events]
@@ -354,7 +519,17 @@ def test_list_events_is_the_raw_log(client: Client) -> None:
     assert registered.payload["fields"] == {"license": "MIT"}
     created = next(e for e in events if e.type == "ModelVersion.Created")
     assert created.originator_id == v.id and created.payload["number"] == 1
+
+
+def test_list_events_after_a_position_and_limited(
+    client: Client, two_models_logged: ModelVersionResponse
+) -> None:
+    events = client.list_events()
     assert client.list_events(after=events[1].position, limit=2) == events[2:4]
+
+
+@pytest.mark.usefixtures("two_models_logged")
+def test_list_events_of_one_model(client: Client) -> None:
     iris_only = client.list_events(model="iris")
     assert all(e.model_id == client.get_model("iris").id for e in iris_only)
     assert not any(e.payload.get("name") == "other" for e in iris_only)

@@ -1,8 +1,13 @@
 """Random command sequences against a plain in-memory model of the registry.
 
-After every step: the SDK's answers match the reference, no stage has two holders, a
-rebuild of every projection from the log gives identical tables, and time travel to every
+After every step: the SDK's answers match the reference, no stage has two holders, the log
+folded from scratch gives tables identical to the live ones, and time travel to every
 earlier position shows the stage holders the test recorded at that position.
+
+The fold is the live rebuild (a new generation of the tables built and swapped in, which
+later commands then write onto) after the first step and every few steps, and a replay into
+a SQLite file after the others: the same projection handlers, at a third of the cost of
+creating, indexing and swapping the live tables, which was most of this test's time.
 """
 
 from __future__ import annotations
@@ -10,6 +15,8 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -22,7 +29,7 @@ from hypothesis.stateful import (
     rule,
     run_state_machine_as_test,
 )
-from sqlalchemy import func, select
+from sqlalchemy import create_engine, func, select
 
 from modelplane.client import Client
 from modelplane.enums import ModelStages
@@ -41,6 +48,8 @@ MODEL_NAMES = st.sampled_from(["iris", "mnist", "llm"])
 VERSION_NAMES = st.one_of(st.none(), st.sampled_from(["1.0", "rc", "gold"]))
 STAGES = st.sampled_from(["production", "staging", "production", "staging", "archived", "none"])
 EXCLUSIVE = ("staging", "production")
+#: The live tables are rebuilt in place after the first step and every this many steps.
+LIVE_REBUILD_EVERY = 5
 
 
 @dataclass
@@ -60,13 +69,25 @@ def _has_versions(machine: RegistryMachine) -> bool:
     return any(model.versions for model in machine.models.values())
 
 
+def _file_tables(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    engine = create_engine(f"sqlite:///{path}")
+    try:
+        with engine.connect() as conn:
+            return dump_tables(conn)
+    finally:
+        engine.dispose()
+
+
 class RegistryMachine(RuleBasedStateMachine):
     reset: Callable[[], None] = staticmethod(lambda: None)
+    #: Where the folds into files go (each file is removed once compared).
+    scratch: Path = Path()
 
     def __init__(self) -> None:
         super().__init__()
         type(self).reset()
         self.client = Client()
+        self.steps = 0
         self.models: dict[str, RefModel] = {}
         #: (log position, {(model name, stage): version name}) after every step
         self.timeline: list[tuple[int, dict[tuple[str, str], str]]] = []
@@ -205,13 +226,22 @@ class RegistryMachine(RuleBasedStateMachine):
                         self.client.get_model_version(name, ModelStages(stage))
 
     @invariant()
-    def rebuild_gives_identical_tables(self) -> None:
+    def the_log_folds_to_the_live_tables(self) -> None:
+        self.steps += 1
         engine = self.client._store.engine
         with engine.connect() as conn:
             live = dump_tables(conn)
-        self.client.rebuild_projections()
-        with engine.connect() as conn:
-            assert dump_tables(conn) == live
+        if self.steps % LIVE_REBUILD_EVERY == 1:
+            self.client.rebuild_projections()
+            with engine.connect() as conn:
+                assert dump_tables(conn) == live
+            return
+        target = type(self).scratch / f"fold-{id(self)}-{self.steps}.db"
+        self.client.rebuild_projections(into=target)
+        try:
+            assert _file_tables(target) == live
+        finally:
+            target.unlink()
 
     @invariant()
     def time_travel_matches_the_recorded_past(self) -> None:
@@ -264,7 +294,11 @@ def test_registry_state_machine(
             close_all()
             monkeypatch.setenv("MODELPLANE_HOME", str(tmp_path_factory.mktemp("stateful")))
 
-    machine = type("RegistryMachineHere", (RegistryMachine,), {"reset": staticmethod(reset)})
+    machine = type(
+        "RegistryMachineHere",
+        (RegistryMachine,),
+        {"reset": staticmethod(reset), "scratch": tmp_path_factory.mktemp("folds")},
+    )
     try:
         run_state_machine_as_test(
             machine,

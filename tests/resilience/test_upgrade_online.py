@@ -10,6 +10,10 @@ up live equal a rebuild from the log.
 Stores are made "stale" the way another modelplane version would leave them: a different
 fingerprint in ``mp_schema`` (the tables themselves are this version's, so the processes
 started before can go on using them).
+
+Seeding the 29,000 events takes seconds, so each backend's store is seeded once per module
+and every test gets a copy of it: the SQLite file copied, a PostgreSQL database created from
+it as a template.
 """
 
 from __future__ import annotations
@@ -18,11 +22,13 @@ import json
 import logging
 import os
 import select
+import shutil
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,6 +42,7 @@ from modelplane.projections import generations, runner
 from modelplane.projections.projected_registry import ProjectedRegistry
 from modelplane.projections.tables import FINGERPRINT, schema
 from modelplane.store_handle import Store, close_all
+from tests.conftest import SharedStore, create_database, drop_database
 from tests.projection_tables import dump_tables
 from tests.resilience.seeding import seed
 
@@ -120,12 +127,67 @@ def workers(*started: Worker) -> Iterator[None]:
                 worker.kill()
 
 
-def _seeded_store() -> tuple[ProjectedRegistry, int]:
-    """The current store with about 29,000 events; its registry and log head."""
-    registry = Store.current().registry
-    head = seed(registry, MODELS)
+class Seeded:
+    """A seeded store to copy: a SQLite file, or a PostgreSQL database (a template)."""
+
+    def __init__(self, shared: SharedStore, head: int) -> None:
+        self.shared = shared
+        self.head = head
+
+
+@pytest.fixture(scope="module")
+def seeded_once(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Seeded]]:
+    """The seeded store of a backend, made the first time a test asks for it."""
+    made: dict[str, Seeded] = {}
+    databases: list[str] = []
+
+    def get(kind: str) -> Seeded:
+        if kind not in made:
+            env = {"MODELPLANE_HOME": str(tmp_path_factory.mktemp("seeded") / "home")}
+            if kind == "postgres":
+                name, url = create_database()
+                databases.append(name)
+                env["MODELPLANE_STORE_URL"] = url
+            shared = SharedStore(kind, env | {"MODELPLANE_ACTOR": "tester"})
+            with shared.active():
+                head = seed(Store.current().registry, MODELS)
+            made[kind] = Seeded(shared, head)
+        return made[kind]
+
+    yield get
+    for name in databases:
+        drop_database(name)
+
+
+@pytest.fixture
+def seeded(
+    store: str, seeded_once: Callable[[str], Seeded], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[int]:
+    """This test's store is a copy of the seeded one (about 29,000 events); its log head."""
+    template = seeded_once(store)
     close_all()
-    return Store.current().registry, head
+    if store == "sqlite":
+        source = Path(template.shared.env["MODELPLANE_HOME"]) / "modelplane.db"
+        with sqlite3.connect(source) as conn:  # everything in the file, nothing in its WAL
+            conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        conn.close()
+        home = Path(os.environ["MODELPLANE_HOME"])
+        home.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(source, home / "modelplane.db")
+        yield template.head
+        return
+    template_url = template.shared.env["MODELPLANE_STORE_URL"]
+    name, url = create_database(template=template_url.rsplit("/", 1)[1])
+    monkeypatch.setenv("MODELPLANE_STORE_URL", url)
+    try:
+        yield template.head
+    finally:
+        drop_database(name)
+
+
+def _seeded_store() -> ProjectedRegistry:
+    """The registry of this test's seeded store (see ``seeded``)."""
+    return Store.current().registry
 
 
 def _make_stale(engine: Engine) -> None:
@@ -160,8 +222,10 @@ def _stop_file(tmp_path: Path) -> Path:
     return tmp_path / "stop"
 
 
-def test_readers_and_writers_go_on_while_an_upgrade_builds(store: str, tmp_path: Path) -> None:
-    registry, head = _seeded_store()
+def test_readers_and_writers_go_on_while_an_upgrade_builds(
+    store: str, seeded: int, tmp_path: Path
+) -> None:
+    registry, head = _seeded_store(), seeded
     stop = _stop_file(tmp_path)
     writer = Worker("write", "written", str(stop))
     writer.wait_for("ready")  # its model exists before the reader's first read
@@ -211,8 +275,9 @@ def test_readers_and_writers_go_on_while_an_upgrade_builds(store: str, tmp_path:
     )
 
 
-def test_a_builder_killed_part_way_is_resumed_by_the_next(store: str, tmp_path: Path) -> None:
-    registry, _ = _seeded_store()
+@pytest.mark.usefixtures("seeded")
+def test_a_builder_killed_part_way_is_resumed_by_the_next(store: str) -> None:
+    registry = _seeded_store()
     with registry.engine.connect() as conn:
         before = dump_tables(conn)
     _make_stale(registry.engine)
@@ -257,10 +322,11 @@ def _shadow_position(engine: Engine) -> int:
         return 0
 
 
+@pytest.mark.usefixtures("seeded")
 def test_a_process_opening_mid_build_waits_for_the_swap(
-    store: str, tmp_path: Path, caplog: pytest.LogCaptureFixture
+    store: str, caplog: pytest.LogCaptureFixture
 ) -> None:
-    registry, _ = _seeded_store()
+    registry = _seeded_store()
     with registry.engine.connect() as conn:
         before = dump_tables(conn)
     _make_stale(registry.engine)
