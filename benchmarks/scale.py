@@ -123,6 +123,7 @@ def _curve_rows(store: str, metric: str, figures: list[dict[str, Any] | None]) -
     kind = next((f.get("kind") for f in figures if f), None)
     if kind == "read":
         return [(f"{metric} ms", "ms", [_get(f, "median_ms") for f in figures], f"read-{store}")]
+    # (a page read's ratio is taken from its first full page: see family_table)
     if kind == "write":
         return [
             (f"{metric} ms (median)", "ms", [_get(f, "median_ms") for f in figures], "flat"),
@@ -190,8 +191,16 @@ def family_table(store: str, result: dict[str, Any]) -> tuple[list[str], list[li
         if errors:
             rows.append([metric, *("error" for _ in points), "", errors[0][:60]])
             continue
+        # A page that is not full yet (10 versions, asked for 100) measures fewer rows, not a
+        # smaller store: a page read's ratio starts at the first size where it is full.
+        rows_read = [_get(f, "rows") for f in figures]
+        most = max((r for r in rows_read if r is not None), default=None)
+        full = rows_read.index(most) if most is not None else 0
         for label, unit, values, target in _curve_rows(store, metric, figures):
-            add(label, unit, values, target)
+            start = full if target.startswith("read-") else 0
+            if start:
+                label += f" (ratio from {points[start]['size']:,}: {most:,.0f} rows)"
+            add(label, unit, values, target, start)
     stores = [p["store"] for p in points]
     add(f"{result.get('axis', 'size')} when measured", "n", [p["reached"] for p in points], "info")
     # a store of a few dozen events is mostly its tables' first pages: the per-event ratios

@@ -66,7 +66,8 @@ def _stats(samples: list[float]) -> dict[str, Any]:
 def read(
     fn: Callable[[], Any], params: Params, check: Callable[[Any], None] | None = None
 ) -> dict[str, Any]:
-    """Time ``fn`` (after one untimed warm-up call) up to ``params.reads`` times."""
+    """Time ``fn`` (after one untimed warm-up call) up to ``params.reads`` times; with the
+    number of rows it returned, when it returns a page or list (see ``scale.family_table``)."""
     value = fn()
     if check is not None:
         check(value)
@@ -78,7 +79,8 @@ def read(
         elapsed = time.perf_counter() - start
         spent += elapsed
         samples.append(elapsed * 1000.0)
-    return {"kind": "read", **_stats(samples)}
+    rows = len(value) if hasattr(value, "__len__") else None
+    return {"kind": "read", **_stats(samples), "rows": rows}
 
 
 def writes(calls: list[Callable[[], Any]]) -> tuple[dict[str, Any], list[Any]]:
@@ -523,6 +525,7 @@ def run_family(name: str, sizes: list[int], params: Params) -> dict[str, Any]:
             log(f"{name}: stopped growing: {exc}")
             break
         seed_s = time.perf_counter() - start
+        scale_store.refresh_statistics()  # as autovacuum would have (see there)
         seeded = seeder.events - before_events
         save_s = seeder.seconds - before_s
         log(f"{name}: {seeded:,} events seeded in {seed_s:.1f} s; measuring")

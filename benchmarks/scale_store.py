@@ -42,6 +42,19 @@ def _sqlite(sql: str) -> list[tuple[Any, ...]]:
         return list(conn.execute(sql).fetchall())
 
 
+def refresh_statistics() -> None:
+    """On PostgreSQL, what autovacuum does for a store that grew over days: ``ANALYZE``.
+
+    A bulk seed grows a table 100-fold in seconds, before autovacuum's next look, and the
+    planner then plans with the row counts of the smaller store (a first page of versions
+    read as a bitmap scan and a sort of all 100,000: 32 ms, against 0.06 ms once analysed).
+    SQLite keeps no statistics unless asked, and modelplane's queries are written for its
+    planner without them, so nothing is done there.
+    """
+    if _pg_url() is not None:
+        _pg("ANALYZE")
+
+
 def store_bytes() -> int:
     """Bytes the store takes: the SQLite file and its WAL, or PostgreSQL's relations."""
     if _pg_url():

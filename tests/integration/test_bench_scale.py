@@ -86,6 +86,7 @@ def test_the_scale_mode_measures_every_size_and_prints_the_curves(
         metrics = point["metrics"]
         assert metrics["versions_first_page"]["kind"] == "read"
         assert metrics["versions_first_page"]["n"] == 2
+        assert metrics["versions_first_page"]["rows"] == point["reached"]  # under a page
         assert metrics["create_version"]["n"] == 4
         assert point["store"]["events"] > 0
     # 5 versions, a promotion, then 2 kept of the 4 the writes made, then up to 40
@@ -94,9 +95,9 @@ def test_the_scale_mode_measures_every_size_and_prints_the_curves(
     header, rows = family_table("sqlite", result)
     assert header[1:3] == ["5", "40"]
     labels = [row[0] for row in rows]
-    assert "versions_last_page ms" in labels
+    # a page not yet full at 5 versions: its ratio starts where the page is fullest
+    assert "versions_last_page ms (ratio from 40: 40 rows)" in labels
     assert "create_version ms (max)" in labels
     assert "store bytes/event" in labels
-    ratio = rows[labels.index("versions_first_page ms")][3]
-    assert ratio.endswith("x")
+    assert rows[labels.index("get_by_stage ms")][3].endswith("x")  # one row at every size
     close_all()
