@@ -437,11 +437,7 @@ class Registry(RetryingApplication):
         With ``new_unless_cached`` a first attempt does not look in the log (see
         ``RetryingApplication._get_unless_new``).
         """
-        entry_id = model_name_id(normalise_name(name))
-        if new_unless_cached:
-            found = self._get_unless_new(entry_id, snapshotted=False)
-        else:
-            found = self._get_or_none(entry_id, snapshotted=False)
+        found = self._index_entry(model_name_id(normalise_name(name)), new_unless_cached)
         return found or ModelName(name=name)
 
     def _version_name_entry(
@@ -451,12 +447,15 @@ class Registry(RetryingApplication):
         name was never used); None for no name, a number, or a model that keeps its names."""
         if name is None or not model.needs_name_entries or is_ascii_digits(name):
             return None
-        entry_id = version_name_id(model.id, name)
-        if new_unless_cached:
-            found = self._get_unless_new(entry_id, snapshotted=False)
-        else:
-            found = self._get_or_none(entry_id, snapshotted=False)
+        found = self._index_entry(version_name_id(model.id, name), new_unless_cached)
         return found or VersionName(model_id=str(model.id), name=name)
+
+    def _index_entry(self, entry_id: UUID, new_unless_cached: bool) -> Any:
+        """A saved index entry (never snapshotted), or None. With ``new_unless_cached`` a
+        first attempt does not look in the log (``RetryingApplication._get_unless_new``)."""
+        if new_unless_cached:
+            return self._get_unless_new(entry_id, snapshotted=False)
+        return self._get_or_none(entry_id, snapshotted=False)
 
     def _artifact(self, name: str) -> Artifact:
         item = self._get_or_none(artifact.artifact_id(normalise_name(name)))
