@@ -1,4 +1,5 @@
-# modelplane: `make run` (demo on a fresh embedded SQLite store) and `make test`.
+# modelplane: `make run` (a CLI tour on a fresh store, then the server on the SQLite store
+# under MODELPLANE_HOME) and `make test`.
 VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-$(shell cksum pyproject.toml | cut -d' ' -f1)
@@ -16,6 +17,7 @@ install: $(STAMP)
 
 run: install
 	bash scripts/demo.sh
+	bash scripts/serve.sh
 
 test: install
 	bash scripts/ensure-postgres.sh

@@ -42,6 +42,11 @@ class StageOccupiedError(RegistryError, RuntimeError):
         self.holder = holder
 
 
+class PermissionDeniedError(RegistryError):
+    """Raised when the caller's role does not allow the command (a ``read`` token writing,
+    a ``write`` token moving a version into or out of a protected stage)."""
+
+
 class ConcurrencyError(RegistryError):
     """Raised when a command lost the optimistic-concurrency race too many times."""
 

@@ -27,6 +27,7 @@ from .names import check_name, check_tags, check_version_name, is_ascii_digits, 
 from .pipeline_run import PipelineRun
 from .retrying import MAX_ATTEMPTS, RetryingApplication, command
 from .serialization import OrjsonMapper
+from .tokens import ApiToken, api_token_id
 from .validation import check_fields, check_text, encode_metadata
 from .version_names import VersionName, version_name_id
 
@@ -400,6 +401,36 @@ class Registry(RetryingApplication):
         run = self._run(run_id)
         run.log_metadata(clean, step=step, actor=actor)
         return self._position(self.save(run))
+
+    # ----------------------------------------------------------------- tokens
+
+    @command
+    def issue_token(
+        self, name: str, *, token_id: UUID, role: str, digest: str, actor: str
+    ) -> Appended:
+        """Issue API token ``token_id`` under ``name`` (a revoked name may be issued again).
+
+        ``digest`` is the hex sha256 of the token's secret: the log never holds the secret.
+        Returns the id of the name's ``ApiToken`` aggregate.
+        """
+        name = check_name(name, "token")
+        # a name issued for the first time is the common case: not looked up at first
+        current = self._get_unless_new(api_token_id(name), snapshotted=False)
+        token = ApiToken.issue(
+            current, name=name, token_id=token_id, role=role, digest=digest, actor=actor
+        )
+        return Appended(token.id, self._position(self.save(token)))
+
+    @command
+    def revoke_token(self, name: str, *, actor: str, reason: str | None = None) -> int:
+        """Revoke the active token of ``name``; an unknown or revoked name is not found."""
+        name = check_name(name, "token")
+        check_text(reason, "reason")
+        token = self._get_or_none(api_token_id(name), snapshotted=False)
+        if not isinstance(token, ApiToken):
+            raise NotFoundError(f"No token named '{name}' exists.")
+        token.revoke(actor=actor, reason=reason)
+        return self._position(self.save(token))
 
     # ---------------------------------------------------------------- loading
 

@@ -7,7 +7,6 @@ from uuid import UUID
 
 from modelplane.domain.errors import ValidationError
 
-from . import config
 from .client import Client
 from .enums import ModelStages
 from .pipelines.context import current_step
@@ -48,9 +47,8 @@ def log_metadata(
                 "model_version instead."
             )
             raise ValidationError(msg)
-        registry = Client()._store.registry
-        registry.log_metadata(
-            step.model_version_id, metadata, run_id=run_id, step=step_name, actor=config.actor()
+        Client().backend.log_model_version_metadata(
+            step.model_version_id, metadata, run_id=run_id, step=step_name
         )
         return
     if infer_artifact:
@@ -63,33 +61,24 @@ def log_metadata(
         step.defer_artifact_metadata(metadata, artifact_name)
         return
     client = Client()
-    registry = client._store.registry
-    actor = config.actor()
+    backend = client.backend
     if artifact_name is not None or artifact_version_id is not None:
         found = client.get_artifact_version(
             artifact_version_id if artifact_version_id is not None else str(artifact_name),
             None if artifact_version_id is not None else artifact_version,
         )
-        registry.log_artifact_metadata(
-            found.name,
-            found.id,
-            metadata,
-            artifact_version_number=found.number,
-            run_id=run_id,
-            step=step_name,
-            actor=actor,
-        )
+        backend.log_artifact_metadata(found.id, metadata, run_id=run_id, step=step_name)
     elif run_id_name_or_prefix is not None:
         run = client.get_pipeline_run(run_id_name_or_prefix)
-        registry.log_run_metadata(run.id, metadata, actor=actor)
+        backend.log_run_metadata(run.id, metadata)
     elif model_version_id is not None:
-        version_id = client._version_by_id(model_version_id).id
-        registry.log_metadata(version_id, metadata, run_id=run_id, step=step_name, actor=actor)
+        version_id = backend.get_model_version_by_id(model_version_id).id
+        backend.log_model_version_metadata(version_id, metadata, run_id=run_id, step=step_name)
     elif model_name is not None:
         version_id = client.get_model_version(model_name, model_version).id
-        registry.log_metadata(version_id, metadata, run_id=run_id, step=step_name, actor=actor)
+        backend.log_model_version_metadata(version_id, metadata, run_id=run_id, step=step_name)
     elif step is not None:
-        registry.log_run_metadata(step.run_id, metadata, step=step.step_name, actor=actor)
+        backend.log_run_metadata(step.run_id, metadata, step=step.step_name)
     else:
         msg = (
             "You are calling 'log_metadata()' outside of a step execution: name the target "

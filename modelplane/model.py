@@ -111,7 +111,7 @@ class Model:
             found = client.get_model_version(self.name, self._requested)
             self._version_id = found.id
         else:
-            found = client._version_by_id(self._version_id)
+            found = client.backend.get_model_version_by_id(self._version_id)
         self._version_name = found.name
         return found
 

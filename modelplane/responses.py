@@ -1,4 +1,8 @@
-"""What the SDK returns: plain objects named as in ZenML, built from read-table rows."""
+"""What the SDK returns: plain objects named as in ZenML, built from read-table rows.
+
+Each object holds the backend that made it: its lazy parts (metadata, linked artifacts,
+runs, the stored value) are read through that backend, locally or over HTTP alike.
+"""
 
 from __future__ import annotations
 
@@ -11,7 +15,7 @@ from uuid import UUID
 from .enums import ArtifactType, ModelStages
 
 if TYPE_CHECKING:
-    from .client import Client
+    from .backend.interface import Backend
 
 T = TypeVar("T")
 
@@ -144,7 +148,7 @@ class ModelVersionResponse:
     user: str
     model_id: UUID
     model_name: str
-    _client: Client | None = field(default=None, repr=False, compare=False)
+    _backend: Backend | None = field(default=None, repr=False, compare=False)
     _run_metadata: dict[str, MetadataValue] | None = field(default=None, repr=False, compare=False)
     #: set when read with ``at=``: metadata and links are then as they were at that position
     as_of: int | None = field(default=None, compare=False)
@@ -156,30 +160,34 @@ class ModelVersionResponse:
 
     @property
     def model(self) -> ModelResponse:
-        assert self._client is not None
-        return self._client.get_model(self.model_id)
+        assert self._backend is not None
+        return self._backend.get_model(self.model_id)
 
     @property
     def run_metadata(self) -> dict[str, MetadataValue]:
         """Metadata logged on this version: ``run_metadata[key].value`` is the latest value."""
         if self._run_metadata is None:
-            assert self._client is not None
-            self._run_metadata = self._client._metadata_of(self.id, until=self.as_of)
+            assert self._backend is not None
+            self._run_metadata = self._backend.metadata_of(self.id, until=self.as_of)
         return self._run_metadata
 
     def set_stage(
         self, stage: ModelStages | str, force: bool = False, reason: str | None = None
     ) -> ModelVersionResponse:
-        assert self._client is not None
-        return self._client.update_model_version(
-            self.model_id, self.id, stage=stage, force=force, reason=reason
-        )
+        assert self._backend is not None
+        return self._backend.update_model_version(self.id, stage=stage, force=force, reason=reason)
 
     # -- linked artifacts (None when absent, as in ZenML) -----------------------------
 
     def _linked(self, kind: str | None) -> dict[str, dict[str, ArtifactVersionResponse]]:
-        assert self._client is not None
-        return self._client._linked_artifacts(self.id, kind, until=self.as_of)
+        """``{name: {version: artifact version}}`` of one kind (None: every kind)."""
+        assert self._backend is not None
+        linked: dict[str, dict[str, ArtifactVersionResponse]] = {}
+        for link in self._backend.linked_artifacts(self.id, until=self.as_of):
+            if kind is None or link.kind == kind:
+                artifact = link.artifact
+                linked.setdefault(artifact.name, {})[artifact.version] = artifact
+        return linked
 
     def get_artifact(
         self, name: str, version: str | int | None = None
@@ -218,11 +226,11 @@ class ModelVersionResponse:
     @property
     def pipeline_runs(self) -> dict[str, PipelineRunResponse]:
         """Runs that ran against this version, by run name."""
-        assert self._client is not None
-        return {
-            run.name: run
-            for run in self._client.list_pipeline_runs(model_version_id=self.id, size=10_000)
-        }
+        from .backend.interface import PageRequest
+
+        assert self._backend is not None
+        runs = self._backend.list_pipeline_runs(None, None, self.id, PageRequest(size=10_000))
+        return {run.name: run for run in runs}
 
     @property
     def producing_runs(self) -> list[PipelineRunResponse]:
@@ -232,8 +240,8 @@ class ModelVersionResponse:
     @property
     def consuming_runs(self) -> list[PipelineRunResponse]:
         """Runs that resolved this version from a stage or read one of its artifacts."""
-        assert self._client is not None
-        return self._client._consuming_runs(self.id)
+        assert self._backend is not None
+        return self._backend.consuming_runs(self.id)
 
 
 def _pick(
@@ -309,7 +317,7 @@ class ArtifactVersionResponse:
     warnings: list[str]
     created: datetime
     user: str
-    _client: Client | None = field(default=None, repr=False, compare=False)
+    _backend: Backend | None = field(default=None, repr=False, compare=False)
 
     @property
     def version(self) -> str:
@@ -318,26 +326,36 @@ class ArtifactVersionResponse:
 
     def load(self) -> Any:
         """The stored value, read back through the materializer that wrote it."""
-        assert self._client is not None
-        return self._client._load_artifact(self)
+        from .artifacts.content_store import StoredArtifact
+
+        assert self._backend is not None
+        stored = StoredArtifact(
+            uri=self.uri,
+            content_hash=self.content_hash,
+            materializer=self.materializer,
+            data_type=self.data_type,
+            artifact_type=self.artifact_type,
+            size_bytes=self.size_bytes,
+        )
+        return self._backend.load_artifact(stored, f"artifact {self.name} version {self.number}")
 
     @property
     def run_metadata(self) -> dict[str, MetadataValue]:
-        assert self._client is not None
-        return self._client._metadata_of(self.id)
+        assert self._backend is not None
+        return self._backend.metadata_of(self.id)
 
     @property
     def producer_run(self) -> PipelineRunResponse | None:
         if self.producer_run_id is None:
             return None
-        assert self._client is not None
-        return self._client.get_pipeline_run(self.producer_run_id)
+        assert self._backend is not None
+        return self._backend.get_pipeline_run(self.producer_run_id)
 
     @property
     def consumers(self) -> list[ArtifactConsumer]:
         """The runs and steps that read this version, in log order."""
-        assert self._client is not None
-        return self._client._consumers_of(self.id)
+        assert self._backend is not None
+        return self._backend.consumers_of(self.id)
 
 
 @dataclass(frozen=True)
@@ -381,21 +399,42 @@ class PipelineRunResponse:
     #: still ``running`` but silent for longer than ``MODELPLANE_STALE_RUN_SECONDS``: its
     #: process most likely died; ``modelplane run mark-failed`` ends it
     stale: bool
-    _client: Client | None = field(default=None, repr=False, compare=False)
+    _backend: Backend | None = field(default=None, repr=False, compare=False)
 
     @property
     def model_version(self) -> ModelVersionResponse | None:
         if self.model_version_id is None:
             return None
-        assert self._client is not None
-        return self._client._version_by_id(self.model_version_id, deleted_ok=True)
+        assert self._backend is not None
+        return self._backend.get_model_version_by_id(self.model_version_id, deleted_ok=True)
 
     @property
     def steps(self) -> dict[str, StepRunResponse]:
-        assert self._client is not None
-        return self._client._steps_of(self.id)
+        assert self._backend is not None
+        return self._backend.steps_of(self.id)
 
     @property
     def run_metadata(self) -> dict[str, MetadataValue]:
-        assert self._client is not None
-        return self._client._metadata_of(self.id)
+        assert self._backend is not None
+        return self._backend.metadata_of(self.id)
+
+
+@dataclass(frozen=True)
+class LinkedArtifact:
+    """An artifact version linked to a model version, and as what (``model``, ``data``,
+    ``deployment``)."""
+
+    kind: str
+    artifact: ArtifactVersionResponse
+
+
+@dataclass(frozen=True)
+class TokenResponse:
+    """An API token as listed: never its secret, which only its creator saw, once."""
+
+    name: str
+    role: str
+    created: datetime
+    created_by: str
+    revoked: datetime | None = None
+    revoked_by: str | None = None

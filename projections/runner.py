@@ -27,6 +27,7 @@ from .log import EventLog
 from .metadata_values import MetadataValues
 from .stage_history import StageHistory
 from .tables import FINGERPRINT, clock, read_tables, schema, tracking
+from .tokens import Tokens
 
 #: Every projection, in the order they fold each batch.
 PROJECTIONS: tuple[Projection, ...] = (
@@ -34,6 +35,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     StageHistory(),
     MetadataValues(),
     Lineage(),
+    Tokens(),
     EventIndex(),
 )
 

@@ -400,6 +400,26 @@ event_index = Table(
     Index("mp_event_index_time", "timestamp", "position"),
 )
 
+# API tokens, one row per token ever issued (a name issued again after a revocation has a
+# row per token): the server authenticates each request by one primary-key read here, so a
+# revocation holds from the next request on every worker. ``digest`` is the hex sha256 of
+# the token's secret; the secret itself is stored nowhere.
+api_tokens = Table(
+    "mp_api_tokens",
+    read_tables,
+    Column("token_id", ID, primary_key=True),
+    Column("name", NAME, nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("digest", String(64), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    Column("revoked", UTCDateTime, nullable=True),
+    Column("revoked_by", NAME, nullable=True),
+    # the log position of the issue: listings newest first
+    Column("position", BigInteger, nullable=False),
+    Index("mp_api_tokens_name", "name"),
+)
+
 # The newest event time handed out, in microseconds since the epoch (one row): the write
 # that takes the log's lock moves it forward and reads it back in one statement
 # (``projections.clock``). Not a projection's table: a rebuild leaves it as it is.

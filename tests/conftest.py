@@ -18,11 +18,16 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import psycopg
 import pytest
 
 from modelplane.store_handle import close_all
+
+if TYPE_CHECKING:
+    from modelplane.client import Client
+    from modelplane.store_handle import Store
 
 PG_ADMIN_DSN = os.environ.get(
     "MODELPLANE_TEST_PG_DSN", "host=127.0.0.1 port=5432 user=postgres dbname=test"
@@ -145,6 +150,16 @@ def client(store: str):  # type: ignore[no-untyped-def]
     from modelplane.client import Client
 
     return Client()
+
+
+def store_of(client: Client) -> Store:
+    """The store under a client's local backend: tests read the log and the tables, and
+    write through the domain registry, where no SDK call reaches."""
+    from modelplane.backend.local import LocalBackend
+
+    backend = client.backend
+    assert isinstance(backend, LocalBackend), f"not a local backend: {backend!r}"
+    return backend.store
 
 
 @pytest.fixture(autouse=True)

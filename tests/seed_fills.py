@@ -531,7 +531,8 @@ def check_model_deleted() -> None:
 
 def check_version_deleted(model_version_id: str) -> None:
     client = Client()
-    _raises_not_found(lambda: client._version_by_id(model_version_id), "the deleted version")
+    by_id = client.backend.get_model_version_by_id
+    _raises_not_found(lambda: by_id(model_version_id), "the deleted version")
     _raises_not_found(lambda: client.get_model_version(IRIS, "1"), "the deleted version")
     assert [v.name for v in client.list_model_versions(IRIS)] == ["2"]
     assert client.get_model(IRIS).name == IRIS  # the model and its other version stay

@@ -60,9 +60,10 @@ def use_store_env(env: dict[str, str]) -> None:
 def _setup(env: dict[str, str]) -> Any:
     use_store_env(env)
     from modelplane.client import Client
+    from modelplane.store_handle import Store
 
     client = Client()
-    _ = client._store.registry  # open the write side before the race starts
+    _ = Store.current().registry  # open the write side before the race starts
     return client
 
 
@@ -187,9 +188,10 @@ def burst(model: str) -> None:
     """
     from modelplane.client import Client
     from modelplane.exceptions import NotFoundError
+    from modelplane.store_handle import Store
 
     client = Client()
-    registry = client._store.registry
+    registry = Store.current().registry
     try:
         client.get_model(model)
     except NotFoundError:

@@ -11,7 +11,6 @@ from uuid import UUID
 
 from modelplane.domain.errors import ValidationError
 
-from .. import config
 from ..client import Client
 from ..enums import ArtifactType
 from ..pipelines.context import current_step
@@ -43,23 +42,21 @@ def save_artifact(
         is_model_artifact=is_model_artifact,
         is_deployment_artifact=is_deployment_artifact,
     )
-    client = Client()
-    stored = client.artifact_store.save(data, materializer=materializer)
+    backend = Client().backend
+    stored = backend.store_artifact(data, materializer=materializer)
     step = current_step()
     link_to = None if model is None else _model_version_id(model)
     if link_to is None and step is not None:
         link_to = step.model_version_id
-    recorded = client._store.registry.record_artifact_version(
+    return backend.record_artifact_version(
         name,
-        stored=stored,
+        stored,
         tags=artifact_config.tags,
         run_id=None if step is None else step.run_id,
         step=None if step is None else step.step_name,
         link_to=link_to,
         link_kind=artifact_config.link_kind(stored.artifact_type),
-        actor=config.actor(),
     )
-    return client.get_artifact_version(recorded.id)
 
 
 def load_artifact(name_or_id: str | UUID, version: str | int | None = None) -> Any:
@@ -98,15 +95,12 @@ def link_artifact_to_model(
     kind = ArtifactConfig(
         is_model_artifact=is_model_artifact, is_deployment_artifact=is_deployment_artifact
     ).link_kind()
-    Client()._store.registry.link_artifact(
+    Client().backend.link_artifact(
         version_id,
-        artifact_version.name,
         artifact_version.id,
-        artifact_version_number=artifact_version.number,
         kind=kind,
         run_id=None if step is None else step.run_id,
         step=None if step is None else step.step_name,
-        actor=config.actor(),
     )
 
 

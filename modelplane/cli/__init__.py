@@ -32,7 +32,10 @@ app = typer.Typer(
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
-    cls=lazy_group("modelplane.cli.commands", "events", "replay", "model", "run", "artifact"),
+    cls=lazy_group(
+        "modelplane.cli.commands",
+        *("events", "replay", "model", "run", "artifact", "token", "server", "login", "logout"),
+    ),
 )
 
 

@@ -13,12 +13,16 @@ from __future__ import annotations
 import bisect
 import re
 from collections.abc import Callable, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from uuid import UUID
 
-from modelplane.client import Client
+from modelplane.domain.errors import RegistryError
 from modelplane.responses import LoggedEvent
 
 from . import render
+
+if TYPE_CHECKING:
+    from modelplane.backend.interface import Backend
 
 #: Payload fields that are bookkeeping of the event store, never shown.
 INTERNAL_FIELDS = ("class_version", "originator_topic")
@@ -44,8 +48,8 @@ def is_bookkeeping(event: LoggedEvent) -> bool:
 class Describer:
     """Summaries and actors of the events of one listing, with the lookups they need cached."""
 
-    def __init__(self, client: Client, *, show_model: bool) -> None:
-        self.client = client
+    def __init__(self, backend: Backend, *, show_model: bool) -> None:
+        self.backend = backend
         self.show_model = show_model
         self._model_names: dict[str, list[tuple[int, str]]] = {}
         self._versions: dict[str, str | None] = {}
@@ -99,17 +103,7 @@ class Describer:
     def _model_name(self, model_id: str, position: int) -> str | None:
         """The model's name at ``position`` (names change with renames)."""
         if model_id not in self._model_names:
-            from sqlalchemy import select
-
-            from modelplane.projections.tables import model_names
-
-            query = (
-                select(model_names.c.position, model_names.c.name)
-                .where(model_names.c.model_id == model_id)
-                .order_by(model_names.c.position)
-            )
-            with self.client._store.read() as conn:
-                self._model_names[model_id] = [(int(p), str(n)) for p, n in conn.execute(query)]
+            self._model_names[model_id] = self.backend.model_name_history(UUID(model_id))
         names = self._model_names[model_id]
         index = bisect.bisect_right(names, (position, "\U0010ffff"))
         if index:
@@ -119,13 +113,9 @@ class Describer:
     def _version(self, version_id: str) -> str | None:
         """A version's number, as text (numbers never change, names may)."""
         if version_id not in self._versions:
-            from modelplane.domain.errors import RegistryError
-            from modelplane.projections.queries.versions import version_with_model_name
-
             try:
-                with self.client._store.read() as conn:
-                    row = version_with_model_name(conn, version_id, deleted_ok=True)
-                self._versions[version_id] = str(row["number"])
+                version = self.backend.get_model_version_by_id(version_id, deleted_ok=True)
+                self._versions[version_id] = str(version.number)
             except RegistryError:
                 self._versions[version_id] = None
         return self._versions[version_id]
@@ -133,26 +123,16 @@ class Describer:
     def _run(self, run_id: str) -> tuple[str, str] | None:
         """A run's name and the actor who started it (step events carry no actor)."""
         if run_id not in self._runs:
-            from sqlalchemy import select
-
-            from modelplane.projections.tables import runs
-
-            query = select(runs.c.name, runs.c.created_by).where(runs.c.id == run_id)
-            with self.client._store.read() as conn:
-                row = conn.execute(query).first()
-            self._runs[run_id] = None if row is None else (str(row[0]), str(row[1]))
+            try:
+                run = self.backend.get_pipeline_run(UUID(run_id))
+                self._runs[run_id] = (run.name, run.user)
+            except RegistryError:
+                self._runs[run_id] = None
         return self._runs[run_id]
 
     def _artifact(self, artifact_id: str) -> str | None:
         if artifact_id not in self._artifacts:
-            from sqlalchemy import select
-
-            from modelplane.projections.tables import artifacts
-
-            query = select(artifacts.c.name).where(artifacts.c.id == artifact_id)
-            with self.client._store.read() as conn:
-                name = conn.execute(query).scalar()
-            self._artifacts[artifact_id] = None if name is None else str(name)
+            self._artifacts[artifact_id] = self.backend.artifact_name(artifact_id)
         return self._artifacts[artifact_id]
 
     def version_label(self, event: LoggedEvent, version_id: str | None = None) -> str:
@@ -301,6 +281,8 @@ _SUMMARIES: dict[str, Summary] = {
         f"{d.run_label(e)} metadata: {_keys(p['metadata'])}{_where(p)}"
     ),
     "PipelineRun.Finished": _run_finished,
+    "ApiToken.Issued": lambda d, e, p: f"token '{p['name']}' issued (role {p['role']})",
+    "ApiToken.Revoked": lambda d, e, p: f"token '{p['name']}' revoked{_reason(p.get('reason'))}",
 }
 
 #: Summaries that already name their model (or have none to name).

@@ -35,9 +35,9 @@ from modelplane.domain.model_card import DESCRIPTIVE_FIELDS
 from modelplane.domain.stages import selected_stage
 from modelplane.projections.queries.ids import as_uuid
 
-from .. import config
+from .. import backend as backends
 from ..artifacts.artifact_config import ArtifactConfig
-from ..client import Client
+from ..backend.interface import Backend
 from ..model import Model
 from ..responses import ArtifactVersionResponse
 from . import context
@@ -70,34 +70,31 @@ def start_run(
     parameters: dict[str, Any],
 ) -> ActiveRun:
     naming, resolved = prepare_run(pipeline, model, substitutions)
-    Client()._store.registry.start_run(
+    backends.current().start_run(
+        naming.run_id,
         naming.run_name,
         pipeline=pipeline,
         model_version_id=None if resolved is None else resolved.version_id,
         model_version_how=None if resolved is None else resolved.how,
         stage=None if resolved is None else resolved.stage,
         parameters=_json_parameters(parameters),
-        actor=config.actor(),
-        run_id=naming.run_id,
     )
     return ActiveRun(naming.run_id, naming.run_name, pipeline, naming, resolved)
 
 
 def finish_run(run: ActiveRun, error: BaseException | None) -> None:
     """End the run; a failure to record the end never hides the user's own exception."""
-    registry = Client()._store.registry
+    backend = backends.current()
     if error is None:
         try:
-            registry.finish_run(run.run_id, status=pipeline_run.COMPLETED, actor=config.actor())
+            backend.finish_run(run.run_id, status=pipeline_run.COMPLETED)
         except RunEndedError as ended:
             raise _stopped(run, ended, "its last step ran") from None
         return
     if isinstance(error, RunEndedError):
         return  # ended from outside: nothing left to record
     try:
-        registry.finish_run(
-            run.run_id, status=pipeline_run.FAILED, error=describe(error), actor=config.actor()
-        )
+        backend.finish_run(run.run_id, status=pipeline_run.FAILED, error=describe(error))
     except RunEndedError:
         return  # ended from outside meanwhile: it does not stay running
     except Exception as failure:  # the user's exception matters more: keep it, say why
@@ -165,9 +162,7 @@ def resolve_model(model: Model, naming: RunNaming, pipeline: str) -> ResolvedMod
     must exist. A name (templates rendered first): that version, created if it does not
     exist yet.
     """
-    client = Client()
-    registry = client._store.registry
-    actor = config.actor()
+    backend = backends.current()
     selector = model.requested_version  # what was asked for, never a resolved name
     stage = _stage_of(selector)
     by_id = as_uuid(selector)  # an id (``model_version_id``) must exist, like a number
@@ -176,7 +171,7 @@ def resolve_model(model: Model, naming: RunNaming, pipeline: str) -> ResolvedMod
     if stage is None and not exact and isinstance(selector, str):
         template = naming.render(selector)  # before anything is written
 
-    model_id = registry.model_id_for_name(model.name)
+    model_id = backend.model_id_for_name(model.name)
     if model_id is None:
         if stage is not None or exact:
             msg = (
@@ -184,11 +179,11 @@ def resolve_model(model: Model, naming: RunNaming, pipeline: str) -> ResolvedMod
                 f"but no model named '{model.name}' exists; nothing was run."
             )
             raise NotFoundError(msg)
-        model_id = _register(model)
+        model_id = _register(backend, model)
 
     if stage is not None:
         try:
-            found = client.get_model_version(model_id, stage)
+            found = backend.get_model_version(model_id, stage)
         except NotFoundError:
             msg = (
                 f"Pipeline '{pipeline}' needs the {stage} version of model '{model.name}', "
@@ -199,24 +194,23 @@ def resolve_model(model: Model, naming: RunNaming, pipeline: str) -> ResolvedMod
         return ResolvedModel(model, found.id, found.name, pipeline_run.FROM_STAGE, stage)
     if exact:
         try:
-            found = client.get_model_version(model_id, by_id or selector)
+            found = backend.get_model_version(model_id, by_id or selector)
         except NotFoundError:
             which = f"with id {by_id}" if by_id is not None else f"number {selector}"
             msg = f"Model '{model.name}' has no version {which}; nothing was run."
             raise NotFoundError(msg) from None
         return ResolvedModel(model, found.id, found.name, pipeline_run.NAMED, None)
     if template is None:
-        created = registry.create_version(model_id, tags=model.tags, actor=actor)
-        name = client._version_by_id(created.id).name
-        return ResolvedModel(model, created.id, name, pipeline_run.CREATED, None)
+        created = backend.create_model_version(model_id, None, None, model.tags)
+        return ResolvedModel(model, created.id, created.name, pipeline_run.CREATED, None)
     for _ in range(3):  # get-or-create; a concurrent creator of the same name wins
         try:
-            found = client.get_model_version(model_id, template)
+            found = backend.get_model_version(model_id, template)
             return ResolvedModel(model, found.id, found.name, pipeline_run.NAMED, None)
         except NotFoundError:
             pass
         try:
-            created = registry.create_version(model_id, name=template, tags=model.tags, actor=actor)
+            created = backend.create_model_version(model_id, template, None, model.tags)
         except EntityExistsError:
             continue
         return ResolvedModel(model, created.id, template, pipeline_run.CREATED, None)
@@ -229,15 +223,12 @@ def _stage_of(selector: object) -> str | None:
     return None if selector is None else selected_stage(selector)
 
 
-def _register(model: Model) -> UUID:
-    registry = Client()._store.registry
+def _register(backend: Backend, model: Model) -> UUID:
     fields = {field: getattr(model, field) for field in DESCRIPTIVE_FIELDS}
     try:
-        return registry.register_model(
-            model.name, fields=fields, tags=model.tags, actor=config.actor()
-        ).id
+        return backend.create_model(model.name, fields, model.tags).id
     except EntityExistsError:  # registered concurrently: use that one
-        found = registry.model_id_for_name(model.name)
+        found = backend.model_id_for_name(model.name)
         if found is None:
             raise
         return found
@@ -279,15 +270,14 @@ def run_step(
     kwargs: dict[str, Any],
 ) -> StepResult:
     """Run one step of ``run`` now; on failure the step is recorded failed and re-raised."""
-    client = Client()
-    registry = client._store.registry
+    backend = backends.current()
     step_name = run.unique_step_name(name)
     started = time.perf_counter()
     inputs: dict[str, UUID] = {}
     saved: list[StepArtifact] = []
 
     def finish(error: str | None) -> None:
-        registry.finish_step(
+        backend.finish_step(
             run.run_id,
             step_name,
             inputs=inputs,
@@ -308,18 +298,17 @@ def run_step(
             context._step.reset(token)
         values = split_outputs(step_name, specs, value)
         named = specs if specs is not None else [OutputSpec(DEFAULT_OUTPUT, ArtifactConfig())]
-        stored = [client.artifact_store.save(v) for v in values]  # all stored, then recorded
+        stored = [backend.store_artifact(v) for v in values]  # all stored, then recorded
         link_to = None if resolved is None else resolved.version_id
         for spec, item in zip(named, stored, strict=False):
-            recorded = registry.record_artifact_version(
+            recorded = backend.record_artifact_version(
                 spec.name,
-                stored=item,
+                item,
                 tags=spec.config.tags,
                 run_id=run.run_id,
                 step=step_name,
                 link_to=link_to,
                 link_kind=spec.config.link_kind(default=item.artifact_type),
-                actor=config.actor(),
             )
             saved.append(
                 StepArtifact(spec.name, recorded.id, recorded.number, step_name, run.run_id, item)
@@ -332,12 +321,12 @@ def run_step(
         finish(error=None)
     except RunEndedError as ended:
         raise _stopped(run, ended, f"step '{step_name}' ran") from None
-    _log_output_metadata(step, named, saved)
+    _log_output_metadata(backend, step, named, saved)
     return StepResult(value, saved)
 
 
 def _log_output_metadata(
-    step: StepContext, specs: list[OutputSpec], saved: list[StepArtifact]
+    backend: Backend, step: StepContext, specs: list[OutputSpec], saved: list[StepArtifact]
 ) -> None:
     """Metadata the step asked for on its outputs (``infer_artifact``, ``ArtifactConfig``)."""
     by_name = {a.name: a for a in saved}
@@ -345,19 +334,12 @@ def _log_output_metadata(
     pending += step.deferred_metadata
     if not pending:
         return
-    registry = Client()._store.registry
     for name, metadata in pending:
         artifact = by_name.get(name)
         if artifact is None:
             continue  # the step returned None for an unannotated output
-        registry.log_artifact_metadata(
-            name,
-            artifact.id,
-            metadata,
-            artifact_version_number=artifact.number,
-            run_id=step.run_id,
-            step=step.step_name,
-            actor=config.actor(),
+        backend.log_artifact_metadata(
+            artifact.id, metadata, run_id=step.run_id, step=step.step_name
         )
 
 

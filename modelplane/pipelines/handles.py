@@ -41,7 +41,7 @@ class StepArtifact:
     def load(self) -> Any:
         """The value, read back from the artifact store (no database round trip)."""
         label = f"artifact {self.name} version {self.number}"
-        return Client().artifact_store.load(self.stored, label=label)
+        return Client().backend.load_artifact(self.stored, label)
 
     @property
     def artifact_version(self) -> ArtifactVersionResponse:
@@ -60,7 +60,7 @@ class LazyArtifact:
 
     def resolve(self) -> ArtifactVersionResponse:
         """The artifact version now linked; a missing one is an error naming it."""
-        version = Client()._version_by_id(self.model_version_id)
+        version = Client().backend.get_model_version_by_id(self.model_version_id)
         getter = {
             None: version.get_artifact,
             ArtifactType.MODEL.value: version.get_model_artifact,

@@ -24,6 +24,7 @@ from modelplane.cli import main
 from modelplane.client import Client
 from modelplane.exceptions import RunEndedError
 from modelplane.pipelines import context as pipeline_context
+from tests.conftest import store_of
 from tests.e2e.test_cli import EXE, TIMEOUT, _env, _pty_update
 
 
@@ -248,7 +249,7 @@ def test_events_table_is_readable_at_80_columns(cli: Any, monkeypatch: pytest.Mo
     ok(cli, "model", "version", "update", "iris", "1", "--stage", "production", "--reason", "ok")
     ok(cli, "model", "version", "update", "iris", "rc", "--stage", "production", "--force")
     client = Client()
-    client._store.registry.log_metadata(
+    store_of(client).registry.log_metadata(
         client.get_model_version("iris", "rc").id, {"accuracy": 0.9, "loss": 0.1}, actor="tester"
     )
     _trainer()
@@ -357,7 +358,7 @@ def test_model_history_tells_the_lives_of_a_name_apart(cli: Any) -> None:
 def test_mark_failed_refuses_a_live_run_without_force(
     cli: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    registry = Client()._store.registry
+    registry = store_of(Client()).registry
     registry.start_run("alive", pipeline="p", actor="tester")
 
     err = refused(cli, "run", "mark-failed", "alive")
@@ -385,7 +386,7 @@ def _marked_from_outside() -> int:
     run = pipeline_context.current_run()
     assert run is not None
     # someone else ends this run while the step works (what ``run mark-failed --force`` does)
-    Client()._store.registry.finish_run(run.run_id, status="failed", error="ops", actor="ops")
+    store_of(Client()).registry.finish_run(run.run_id, status="failed", error="ops", actor="ops")
     return 1
 
 

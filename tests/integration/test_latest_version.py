@@ -11,6 +11,7 @@ import pytest
 
 from modelplane.client import Client
 from modelplane.exceptions import NotFoundError
+from tests.conftest import store_of
 
 
 def _latest(client: Client, name: str) -> tuple[str | None, str | None]:
@@ -51,7 +52,7 @@ def test_latest_survives_a_rebuild_and_a_deleted_model_has_none(client: Client) 
     client.delete_model("iris")
     from modelplane.projections.queries.models import model_row
 
-    with client._store.read() as conn:
+    with store_of(client).read() as conn:
         assert model_row(conn, model_id, deleted_ok=True)["latest_version_name"] is None
 
 

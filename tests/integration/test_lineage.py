@@ -23,7 +23,7 @@ from modelplane.artifacts.utils import link_artifact_to_model, load_artifact, sa
 from modelplane.client import Client
 from modelplane.exceptions import EntityDeletedError, NotFoundError, ValidationError
 from modelplane.responses import ArtifactVersionResponse
-from tests.conftest import SharedStore
+from tests.conftest import SharedStore, store_of
 from tests.log_reading import log_head
 from tests.projection_tables import dump_tables
 
@@ -145,7 +145,7 @@ def test_a_deleted_version_refuses_links_and_new_linked_artifacts(
 ) -> None:
     v1, data = linked.version, linked.data
     client.delete_model_version(v1.id)
-    registry = client._store.registry
+    registry = store_of(client).registry
     with pytest.raises(EntityDeletedError):
         registry.link_artifact(
             v1.id, "dataset", data.id, artifact_version_number=1, kind="data", actor="x"
@@ -169,14 +169,14 @@ def test_artifact_metadata_keeps_its_history(client: Client) -> None:
 
 
 def test_run_metadata_by_run_id(client: Client) -> None:
-    run = client._store.registry.start_run("run-1", pipeline="p", actor="tester")
+    run = store_of(client).registry.start_run("run-1", pipeline="p", actor="tester")
     log_metadata({"gpu": False}, run_id_name_or_prefix=str(run.id))
     assert client.get_pipeline_run("run-1").run_metadata["gpu"].value is False
 
 
 def _training_run(client: Client, model: str) -> Any:
     """A run that created a version and produced two artifacts, written through the domain."""
-    registry = client._store.registry
+    registry = store_of(client).registry
     version = client.create_model_version(model)
     run = registry.start_run(
         f"training-{version.number}",
@@ -229,7 +229,7 @@ def runs(client: Client) -> Runs:
     client.create_model("iris")
     version, training, trained = _training_run(client, "iris")
     client.update_model_version("iris", version.number, stage="production")
-    registry = client._store.registry
+    registry = store_of(client).registry
     inference = registry.start_run(
         "inference-1",
         pipeline="inference",
@@ -298,7 +298,7 @@ def test_runs_listed_by_model_and_status(client: Client) -> None:
 
 
 def test_a_silent_running_run_is_stale_and_can_be_ended_once(client: Client, runs: Runs) -> None:
-    registry = client._store.registry
+    registry = store_of(client).registry
     stale, training = runs.stale, runs.training
     assert not client.get_pipeline_run("stale-1").stale, "fresh: it finished a step just now"
     os.environ["MODELPLANE_STALE_RUN_SECONDS"] = "0"
@@ -315,10 +315,10 @@ def test_a_silent_running_run_is_stale_and_can_be_ended_once(client: Client, run
 
 @pytest.mark.usefixtures("runs")
 def test_lineage_rebuilds_the_same_and_is_in_the_models_log(client: Client) -> None:
-    with client._store.engine.connect() as conn:
+    with store_of(client).engine.connect() as conn:
         live = dump_tables(conn)
     client.rebuild_projections()
-    with client._store.engine.connect() as conn:
+    with store_of(client).engine.connect() as conn:
         assert dump_tables(conn) == live
     # lineage events belong to the model's log too
     types = {e.type for e in client.list_events(model="iris", limit=1000)}
@@ -396,7 +396,7 @@ def test_cli_describes_an_artifact_with_its_producer(trained: tuple[Any, Any]) -
 
 
 def test_cli_marks_a_stale_run_failed_once(client: Client) -> None:
-    stale = client._store.registry.start_run("stale", pipeline="p", actor="t")
+    stale = store_of(client).registry.start_run("stale", pipeline="p", actor="t")
     # silent for longer than 0 seconds: stale
     marked = _cli("run", "mark-failed", str(stale.id), "--reason", "host died", stale_seconds="0")
     assert marked.returncode == 0, marked.stderr

@@ -37,13 +37,14 @@ from modelplane.exceptions import (
     ValidationError,
 )
 from modelplane.pipelines import StepArtifact, StepOutputError
+from tests.conftest import store_of
 from tests.projection_tables import dump_tables
 
 RUN_NAME = re.compile(r"^(?P<pipeline>\w+)-\d{4}_\d{2}_\d{2}-\d{2}_\d{2}_\d{2}_\d{6}$")
 
 
 def _dump(client: Client) -> Any:
-    with client._store.engine.connect() as conn:
+    with store_of(client).engine.connect() as conn:
         return dump_tables(conn)
 
 
@@ -474,7 +475,7 @@ def test_contexts_and_links_inside_steps(client: Client) -> None:
 
 
 def test_start_run_accepts_a_chosen_id(client: Client) -> None:
-    registry = client._store.registry
+    registry = store_of(client).registry
     chosen = uuid.uuid4()
     started = registry.start_run("chosen", pipeline="p", actor="tester", run_id=chosen)
     assert started.id == chosen and client.get_pipeline_run(chosen).name == "chosen"

@@ -23,6 +23,7 @@ from modelplane.exceptions import (
     ValidationError,
 )
 from modelplane.responses import ModelResponse, ModelVersionResponse, StageChange
+from tests.conftest import store_of
 from tests.log_reading import log_head
 
 #: For what is refused before the store is asked: the ``store`` fixture on SQLite only.
@@ -297,7 +298,7 @@ def test_a_deleted_version_leaves_its_stage_and_refuses_commands(client: Client)
         client.get_model_version("iris", ModelStages.PRODUCTION)
     with pytest.raises(NotFoundError):
         client.update_model_version("iris", 1, stage="staging")
-    registry = client._store.registry
+    registry = store_of(client).registry
     with pytest.raises(EntityDeletedError):
         registry.change_stage(v1.id, "staging", actor="x")
     with pytest.raises(EntityDeletedError):
@@ -308,7 +309,7 @@ def test_the_versions_of_a_deleted_model_refuse_commands(client: Client) -> None
     client.create_model("iris")
     v2 = client.create_model_version("iris")
     client.delete_model("iris")
-    registry = client._store.registry
+    registry = store_of(client).registry
     with pytest.raises(EntityDeletedError):
         registry.change_stage(v2.id, "production", actor="x")
     with pytest.raises(EntityDeletedError):
@@ -547,7 +548,7 @@ def test_rebuild_gives_the_same_tables(client: Client) -> None:
     log_metadata({"m": 1}, model_name="iris", model_version="three")
     client.delete_model_version(client.get_model_version("iris", 4).id)
     client.update_model("iris", add_tags=["b"])
-    engine = client._store.engine
+    engine = store_of(client).engine
     with engine.connect() as conn:
         live = dump_tables(conn)
     progress: list[tuple[int, int]] = []

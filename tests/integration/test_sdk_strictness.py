@@ -26,6 +26,7 @@ from modelplane.exceptions import (
     UnexpectedOptionError,
     ValidationError,
 )
+from tests.conftest import store_of
 from tests.log_reading import log_head
 
 
@@ -187,7 +188,8 @@ def test_pipelines_read_the_requested_selector_not_the_resolved_name(client: Cli
     def training() -> None: ...
 
     runs = [training(), training()]  # ...and still a new version per run
-    numbers = [client._version_by_id(r.model_version_id).number for r in runs]  # type: ignore[arg-type]
+    by_id = client.backend.get_model_version_by_id
+    numbers = [by_id(r.model_version_id).number for r in runs]  # type: ignore[arg-type]
     assert numbers == [3, 4] and [r.model_version_how for r in runs] == ["created", "created"]
 
 
@@ -195,7 +197,7 @@ def test_pipelines_read_the_requested_selector_not_the_resolved_name(client: Cli
 
 
 def test_run_id_prefix(client: Client) -> None:
-    registry = client._store.registry
+    registry = store_of(client).registry
     started = registry.start_run("nightly", pipeline="p", actor="tester")
     full = str(started.id)
     for prefix in (full[:6], full[:13], started.id.hex[:11], full[:8].upper()):

@@ -41,7 +41,7 @@ from modelplane.exceptions import (
 )
 from modelplane.projections.tables import event_index
 from modelplane.store_handle import close_all
-from tests.conftest import reset_postgres
+from tests.conftest import reset_postgres, store_of
 from tests.projection_tables import dump_tables
 
 MODEL_NAMES = st.sampled_from(["iris", "mnist", "llm"])
@@ -200,7 +200,7 @@ class RegistryMachine(RuleBasedStateMachine):
     # -------------------------------------------------------------- invariants
 
     def _head(self) -> int:
-        with self.client._store.engine.connect() as conn:
+        with store_of(self.client).engine.connect() as conn:
             return int(conn.execute(select(func.max(event_index.c.position))).scalar() or 0)
 
     @invariant()
@@ -228,7 +228,7 @@ class RegistryMachine(RuleBasedStateMachine):
     @invariant()
     def the_log_folds_to_the_live_tables(self) -> None:
         self.steps += 1
-        engine = self.client._store.engine
+        engine = store_of(self.client).engine
         with engine.connect() as conn:
             live = dump_tables(conn)
         if self.steps % LIVE_REBUILD_EVERY == 1:

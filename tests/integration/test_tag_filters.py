@@ -8,6 +8,7 @@ Integration tests on both stores (the ``client`` fixture).
 from __future__ import annotations
 
 from modelplane.client import Client
+from tests.conftest import store_of
 from tests.projection_tables import dump_tables
 
 
@@ -45,10 +46,10 @@ def test_tag_edits_renames_and_deletions_move_models_between_tags(client: Client
     again = client.create_model("a", tags=["y"])  # the name again: a new model, its own tags
     assert [m.id for m in client.list_models(tag="y")] == [again.id, client.get_model("c").id]
     assert client.list_models(tag="x").total == 1
-    with client._store.engine.connect() as conn:
+    with store_of(client).engine.connect() as conn:
         live = dump_tables(conn)
     client.rebuild_projections()
-    with client._store.engine.connect() as conn:
+    with store_of(client).engine.connect() as conn:
         assert dump_tables(conn) == live
     assert _names(client.list_models(tag="x")) == ["z"]
 
@@ -93,12 +94,12 @@ def test_tag_rows_fold_the_same_in_one_batch_as_one_by_one(client: Client) -> No
         client.update_model(name, name=f"m{k}")
         name = f"m{k}"
         client.update_model_version(name, 1, add_tags=[f"v{k}"], name=f"n{k}")
-    with client._store.engine.connect() as conn:
+    with store_of(client).engine.connect() as conn:
         live = dump_tables(conn)
     assert sorted(r[2] for r in live["mp_model_tags"]) == ["t0", "t1", "t2"]
     assert {r[3] for r in live["mp_model_tags"]} == {"m2"}
     assert sorted(r[2] for r in live["mp_version_tags"]) == ["v", "v0", "v1", "v2"]
     client.rebuild_projections()
-    with client._store.engine.connect() as conn:
+    with store_of(client).engine.connect() as conn:
         assert dump_tables(conn) == live
     assert _names(client.list_models(tag="t1")) == ["m2"]

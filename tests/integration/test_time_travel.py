@@ -170,7 +170,8 @@ def test_a_write_that_waited_is_dated_when_it_became_visible(client: Client, sto
     client.create_model_version("iris")
     script = (
         "from modelplane.client import Client\n"
-        "c = Client(); _ = c._store.registry\n"
+        "from modelplane.store_handle import Store\n"
+        "c = Client(); _ = Store.current().registry\n"
         "print('ready', flush=True); input()\n"
         "c.update_model_version('iris', 1, stage='production')\n"
     )

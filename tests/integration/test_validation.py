@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 
 from modelplane import log_metadata, pipeline, step
 from modelplane.artifacts.utils import save_artifact
-from modelplane.client import EVENTS_TABLE, Client
+from modelplane.backend.local import EVENTS_TABLE
+from modelplane.client import Client
 from modelplane.domain.names import as_number, normalise_name
 from modelplane.domain.validation import clean_metadata, decode_metadata, encode_metadata
 from modelplane.exceptions import (
@@ -33,6 +34,7 @@ from modelplane.exceptions import (
 )
 from modelplane.projections.log import EventLog
 from modelplane.store_handle import close_all
+from tests.conftest import store_of
 from tests.log_reading import event_count
 
 COMPOSED = "caf\u00e9"
@@ -93,7 +95,7 @@ def test_non_finite_floats_and_big_ints_round_trip(client: Client) -> None:
     client.rebuild_projections()
     assert _same(_values(client), logged)
     # the log itself holds plain JSON, and no value was written as null
-    with client._store.read() as conn:
+    with store_of(client).read() as conn:
         state = EventLog.named(EVENTS_TABLE).rows(conn, 0, limit=100_000)[-1][4]
     assert b"null" not in orjson.dumps(orjson.loads(state)["metadata"])
 
@@ -279,7 +281,7 @@ def test_names_are_nfc_normalised(client: Client) -> None:
 
 def test_the_registry_itself_normalises_names(client: Client) -> None:
     """Whatever entry point forgets to normalise, the log never holds two spellings."""
-    registry = client._store.registry
+    registry = store_of(client).registry
     registry.register_model(DECOMPOSED, fields={}, tags=[DECOMPOSED], actor="t")
     (registered,) = [e.payload for e in client.list_events() if e.type == "Model.Registered"]
     assert registered["name"] == COMPOSED and registered["tags"] == [COMPOSED]
@@ -384,7 +386,7 @@ class _Stored(NamedTuple):
 def test_every_length_limited_column_is_checked_before_appending(client: Client) -> None:
     """Values SQLite would store and PostgreSQL refuse (String(255), String(512)), whichever
     command carries them: the last check, on the event itself, refuses them on both."""
-    registry = client._store.registry
+    registry = store_of(client).registry
     run = registry.start_run("r", pipeline="p", actor="t")
     _model_with_version(client)
     version_id = client.get_model_version("m").id

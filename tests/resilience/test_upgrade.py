@@ -15,6 +15,7 @@ from modelplane import log_metadata
 from modelplane.client import Client
 from modelplane.projections import generations, log
 from modelplane.store_handle import Store, close_all
+from tests.conftest import store_of
 from tests.projection_tables import dump_tables
 from tests.resilience.seeding import seed
 
@@ -24,10 +25,10 @@ def test_outdated_read_tables_are_rebuilt_from_the_log(client: Client) -> None:
     client.create_model_version("iris")
     client.update_model_version("iris", 1, stage="production", reason="first")
     log_metadata({"acc": 0.9}, model_name="iris", model_version="1")
-    with client._store.engine.connect() as conn:
+    with store_of(client).engine.connect() as conn:
         before = dump_tables(conn)
     # What an older modelplane left behind: different tables and another fingerprint.
-    with client._store.engine.begin() as conn:
+    with store_of(client).engine.begin() as conn:
         conn.execute(text("DROP TABLE mp_metadata"))
         conn.execute(text("CREATE TABLE mp_metadata (position BIGINT, key VARCHAR(255))"))
         conn.execute(text("UPDATE mp_schema SET fingerprint = 'from-an-older-version'"))
@@ -48,8 +49,8 @@ def test_a_rebuild_folds_each_transaction_whole(
     before the version's ``Created``). The inline fold sees the whole transaction; a rebuild
     reading the log in pages must never end a page inside one, whatever the page size."""
     client.create_model("iris")  # the store exists
-    seed(client._store.registry, models=2, versions=4, models_per_save=1)
-    with client._store.engine.connect() as conn:
+    seed(store_of(client).registry, models=2, versions=4, models_per_save=1)
+    with store_of(client).engine.connect() as conn:
         inline = dump_tables(conn)
     promoted = [r for r in inline["mp_model_versions"] if "production" in r]
     assert len(promoted) == 2  # version 4 of each seeded model, promoted as it was created
@@ -58,7 +59,7 @@ def test_a_rebuild_folds_each_transaction_whole(
     monkeypatch.setattr(generations, "MAX_BUILD_PAGE_SIZE", 1)
     monkeypatch.setattr(log, "PAGE_SIZE", 1)
     client.rebuild_projections()  # live: a new generation, page by page
-    with client._store.engine.connect() as conn:
+    with store_of(client).engine.connect() as conn:
         assert dump_tables(conn) == inline
     out = tmp_path / "replayed.db"
     client.rebuild_projections(into=out)  # into a file: ``runner.rebuild``'s pages

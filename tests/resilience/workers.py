@@ -46,9 +46,10 @@ def read(stop: str) -> None:
 
 def write(model: str, stop: str) -> None:
     from modelplane.client import Client
+    from modelplane.store_handle import Store
 
     client = Client()
-    _ = client._store.registry  # the write side is open before the tables go stale
+    _ = Store.current().registry  # the write side is open before the tables go stale
     client.create_model(model)
     print("ready", flush=True)
     while not Path(stop).exists():

@@ -47,7 +47,7 @@ def events(
     from ..event_summary import Describer, is_bookkeeping, public_payload
 
     client = sdk.client()
-    describer = Describer(client, show_model=model is None)
+    describer = Describer(client.backend, show_model=model is None)
     position = after
     while True:
         batch = client.list_events(model=model, after=position, limit=limit)

@@ -119,5 +119,5 @@ def mark_failed(
             "it failed anyway, which stops its pipeline at its next step."
         )
         raise ValidationError(msg)
-    client._store.registry.finish_run(run.id, status=FAILED, error=reason, actor=config.actor())
+    client.backend.finish_run(run.id, status=FAILED, error=reason)
     render.note(f"Run '{run.name}' marked failed.")

@@ -200,23 +200,18 @@ def _lives(client: Client, name: str, seen: set[Any]) -> list[dict[str, Any]]:
     """Every model that had this name (or this id), oldest first, with its dates.
 
     Models whose rows cannot be read (none expected) still get a life if history names them.
+    A deleted model is never changed again: its last update is its deletion.
     """
-    from modelplane.projections.queries.models import model_ids_ever_named, model_row
-
-    with client._store.read() as conn:
-        ids = model_ids_ever_named(conn, name)
-        lives = []
-        for model_id in ids:
-            row = model_row(conn, model_id, deleted_ok=True)
-            lives.append(
-                {
-                    "id": str(row["id"]),
-                    "name": row["name"],
-                    "created": row["created"],
-                    "deleted": bool(row["deleted"]),
-                    "deleted_at": row["deleted_at"],
-                }
-            )
+    lives = [
+        {
+            "id": str(model.id),
+            "name": model.name,
+            "created": model.created,
+            "deleted": model.deleted,
+            "deleted_at": model.updated if model.deleted else None,
+        }
+        for model in client.backend.model_lives(name)
+    ]
     known = {life["id"] for life in lives}
     lives += [
         {"id": str(i), "name": None, "created": None, "deleted": False, "deleted_at": None}

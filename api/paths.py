@@ -1,0 +1,71 @@
+"""Names in paths, slashes included: ``GET /api/v1/models/a%2Fb`` is the model ``a/b``.
+
+Starlette routes on the percent-decoded path, where ``a%2Fb`` has become two segments and
+the route no longer matches. ``RawPathMiddleware`` routes API requests on the path as sent
+instead, so each segment stays one parameter, and ``Segment`` decodes a parameter once it is
+matched. Every route under ``/api/`` takes its path parameters through ``Segment``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+from urllib.parse import unquote
+
+from fastapi import Depends, Path
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from modelplane.domain.names import normalise_names
+
+API_PREFIX = "/api/"
+
+
+class RawPathMiddleware:
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope["path"].startswith(API_PREFIX):
+            raw = scope.get("raw_path")
+            if raw:
+                scope = dict(scope)
+                scope["path"] = raw.decode("latin-1").split("?", 1)[0]
+        await self.app(scope, receive, send)
+
+
+def _decoded(segment: str) -> str:
+    """A path segment as the name it stands for (NFC, as the registry stores names)."""
+    value: str = normalise_names(unquote(segment, errors="surrogateescape"))
+    return value
+
+
+def _name_or_id(name_or_id: Annotated[str, Path(description="A name or an id.")]) -> str:
+    return _decoded(name_or_id)
+
+
+def _name_id_or_prefix(
+    name_id_or_prefix: Annotated[str, Path(description="A name, an id or an id prefix.")],
+) -> str:
+    return _decoded(name_id_or_prefix)
+
+
+def _selector(
+    selector: Annotated[
+        str, Path(description="A version name, number, id, or stage (`latest`: the newest).")
+    ],
+) -> str:
+    return _decoded(selector)
+
+
+def _token_name(name: Annotated[str, Path(description="The token's name.")]) -> str:
+    return _decoded(name)
+
+
+def _step(step: Annotated[str, Path(description="The step's name in its run.")]) -> str:
+    return _decoded(step)
+
+
+NameOrId = Annotated[str, Depends(_name_or_id)]
+NameIdOrPrefix = Annotated[str, Depends(_name_id_or_prefix)]
+Selector = Annotated[str, Depends(_selector)]
+TokenName = Annotated[str, Depends(_token_name)]
+StepName = Annotated[str, Depends(_step)]

@@ -1,0 +1,105 @@
+"""``/events``: the log itself, page by page or live (Server-Sent Events); ``/replay``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+from typing import Annotated
+
+import orjson
+from fastapi import APIRouter, Depends, Header, Query, Request
+from fastapi.responses import StreamingResponse
+from starlette.concurrency import run_in_threadpool
+
+from modelplane.backend.local import EVENTS_TABLE
+from modelplane.backend.tokens import authenticate
+from modelplane.backend.wire import encode
+from modelplane.domain.names import normalise_names
+
+from .. import schemas
+from ..auth import Backend, Caller, caller
+from ..encoding import one
+from ..responses import JSON
+from ..state import ServerState, server_state
+
+router = APIRouter(tags=["events"])
+
+Position = Annotated[int | None, Query(ge=0, le=2**63 - 1)]
+#: how often a stream looks for new events, and re-checks its token
+POLL_SECONDS = 0.25
+STREAM_BATCH = 500
+
+
+@router.get("/events", response_model=list[schemas.LoggedEvent])  # type: ignore[valid-type]
+def list_events(
+    backend: Backend,
+    model: str | None = None,
+    after: Position = None,
+    limit: Annotated[int, Query(ge=1, le=10_000)] = 100,
+) -> JSON:
+    """The log from a position on (``after``: the last position already seen), optionally one
+    model's events (every life of its name); the next page is ``after=`` the last position."""
+    return one(backend.list_events(normalise_names(model), after, limit))
+
+
+@router.get(
+    "/events/stream",
+    response_class=StreamingResponse,
+    responses={200: {"content": {"text/event-stream": {}}}},
+)
+async def stream_events(
+    request: Request,
+    state: Annotated[ServerState, Depends(server_state)],
+    who: Annotated[Caller, Depends(caller)],
+    backend: Backend,
+    model: str | None = None,
+    after: Position = None,
+    last_event_id: Annotated[str | None, Header(max_length=32)] = None,
+) -> StreamingResponse:
+    """Each new event as one ``data:`` line of JSON, its position as the SSE ``id``.
+
+    Starts after ``after`` (or the ``Last-Event-ID`` a reconnecting client sends; default: the
+    end of the log, so only new events). The token is checked again on every poll: a revoked
+    token's stream ends.
+    """
+    start = after
+    if start is None and last_event_id and last_event_id.isdigit():
+        start = int(last_event_id)
+    model_name = normalise_names(model)
+    if start is None:
+        latest = await run_in_threadpool(_last_position, state)
+        start = latest
+    token = request.headers.get("authorization", "").partition(" ")[2].strip()
+
+    async def events() -> AsyncIterator[bytes]:
+        position = start
+        yield b": modelplane event stream\n\n"
+        while not await request.is_disconnected():
+            if await run_in_threadpool(authenticate, state.store, token) is None:
+                yield b'event: error\ndata: {"type": "AuthenticationError"}\n\n'
+                return
+            batch = await run_in_threadpool(backend.list_events, model_name, position, STREAM_BATCH)
+            for event in batch:
+                data = orjson.dumps(encode(event))
+                yield b"id: %d\ndata: %s\n\n" % (event.position, data)
+                position = event.position
+            if len(batch) < STREAM_BATCH:
+                await asyncio.sleep(POLL_SECONDS)
+
+    del who  # authenticated by the dependency before the stream starts
+    headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
+    return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+def _last_position(state: ServerState) -> int:
+    from modelplane.projections.log import EventLog
+
+    with state.store.read() as conn:
+        return EventLog.named(EVENTS_TABLE).head(conn)
+
+
+@router.post("/replay", response_model=schemas.ReplayResult)
+def replay(backend: Backend, body: schemas.Replay | None = None) -> JSON:
+    """Rebuild the read tables from the log (admin); the server keeps serving meanwhile."""
+    until = None if body is None else body.until
+    return one(backend.rebuild_projections(until=until))

@@ -1,0 +1,216 @@
+"""Request bodies, and the response schemas OpenAPI shows, one per resource.
+
+Response schemas are derived from the SDK's response dataclasses (``modelplane.responses``)
+through the same field list the wire encoder uses (``modelplane.backend.wire``), so the
+documented shape is the encoded shape. Request bodies are written out here: they are the
+API's own words (ZenML's resource style), checked by pydantic before a use case runs.
+"""
+
+from __future__ import annotations
+
+import functools
+import typing
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+from uuid import UUID
+
+from pydantic import BaseModel, ConfigDict, Field, create_model
+
+from modelplane import responses
+from modelplane.backend.wire import public_fields
+
+T = TypeVar("T")
+
+
+@functools.cache
+def schema_of(cls: type) -> type[BaseModel]:
+    """A pydantic model with the public fields of response dataclass ``cls``."""
+    fields: dict[str, Any] = {}
+    for name, hint, default in public_fields(cls):
+        fields[name] = (_schema_hint(hint), default)
+    model: type[BaseModel] = create_model(  # type: ignore[call-overload]
+        cls.__name__.removesuffix("Response") or cls.__name__, **fields
+    )
+    return model
+
+
+def _schema_hint(hint: Any) -> Any:
+    import dataclasses
+
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if isinstance(hint, type) and dataclasses.is_dataclass(hint):
+        return schema_of(hint)
+    if origin is list:
+        return list[_schema_hint(args[0])]  # type: ignore[misc]
+    if origin is dict:
+        return dict[args[0], _schema_hint(args[1])]  # type: ignore[misc,valid-type]
+    return hint
+
+
+class Page(BaseModel, Generic[T]):
+    """ZenML's page shape, plus the cursor of the next page (None on the last)."""
+
+    index: int
+    max_size: int
+    total_pages: int
+    total: int
+    items: list[T]
+    next_cursor: str | None = None
+
+
+Model = schema_of(responses.ModelResponse)
+ModelVersion = schema_of(responses.ModelVersionResponse)
+StageChange = schema_of(responses.StageChange)
+LoggedEvent = schema_of(responses.LoggedEvent)
+ArtifactVersion = schema_of(responses.ArtifactVersionResponse)
+LinkedArtifact = schema_of(responses.LinkedArtifact)
+ArtifactConsumer = schema_of(responses.ArtifactConsumer)
+PipelineRun = schema_of(responses.PipelineRunResponse)
+StepRun = schema_of(responses.StepRunResponse)
+MetadataValue = schema_of(responses.MetadataValue)
+ReplayResult = schema_of(responses.ReplayResult)
+Token = schema_of(responses.TokenResponse)
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class ModelCreate(BaseModel):
+    model_config = _STRICT
+    name: str
+    license: str | None = None
+    description: str | None = None
+    audience: str | None = None
+    use_cases: str | None = None
+    limitations: str | None = None
+    trade_offs: str | None = None
+    ethics: str | None = None
+    tags: list[str] | None = None
+
+
+class ModelUpdate(BaseModel):
+    model_config = _STRICT
+    name: str | None = None
+    license: str | None = None
+    description: str | None = None
+    audience: str | None = None
+    use_cases: str | None = None
+    limitations: str | None = None
+    trade_offs: str | None = None
+    ethics: str | None = None
+    add_tags: list[str] | None = None
+    remove_tags: list[str] | None = None
+
+
+class Deletion(BaseModel):
+    model_config = _STRICT
+    reason: str | None = None
+
+
+class ModelVersionCreate(BaseModel):
+    model_config = _STRICT
+    model: str = Field(description="The model's name or id.")
+    name: str | None = None
+    description: str | None = None
+    tags: list[str] | None = None
+
+
+class ModelVersionUpdate(BaseModel):
+    model_config = _STRICT
+    stage: str | None = None
+    force: bool = False
+    reason: str | None = None
+    name: str | None = None
+    description: str | None = None
+    add_tags: list[str] | None = None
+    remove_tags: list[str] | None = None
+
+
+class MetadataLog(BaseModel):
+    """Metadata to log on a model version, artifact version or run (``target_id``)."""
+
+    model_config = _STRICT
+    metadata: dict[str, Any]
+    run_id: UUID | None = None
+    step: str | None = None
+
+
+class ArtifactVersionRecord(BaseModel):
+    """A stored value (uploaded first to ``PUT /artifact_store/{content_hash}``) to record as
+    the next version of artifact ``name``."""
+
+    model_config = _STRICT
+    name: str
+    content_hash: str
+    materializer: str
+    data_type: str
+    artifact_type: str
+    size_bytes: int = Field(ge=0)
+    tags: list[str] | None = None
+    run_id: UUID | None = None
+    step: str | None = None
+    link_to: UUID | None = None
+    link_kind: str = "data"
+
+
+class ArtifactLink(BaseModel):
+    model_config = _STRICT
+    artifact_version_id: UUID
+    kind: str = "data"
+    run_id: UUID | None = None
+    step: str | None = None
+
+
+class RunStart(BaseModel):
+    model_config = _STRICT
+    id: UUID
+    name: str
+    pipeline: str
+    model_version_id: UUID | None = None
+    model_version_how: str | None = None
+    stage: str | None = None
+    parameters: dict[str, Any] = Field(default_factory=dict)
+
+
+class StepFinish(BaseModel):
+    model_config = _STRICT
+    inputs: dict[str, UUID] = Field(default_factory=dict)
+    outputs: dict[str, UUID] = Field(default_factory=dict)
+    duration_ms: float = Field(ge=0)
+    error: str | None = None
+
+
+class RunFinish(BaseModel):
+    model_config = _STRICT
+    status: str
+    error: str | None = None
+
+
+class TokenCreate(BaseModel):
+    model_config = _STRICT
+    name: str
+    role: str = "read"
+
+
+class CreatedToken(BaseModel):
+    token: str
+    name: str
+    role: str
+
+
+class Replay(BaseModel):
+    model_config = _STRICT
+    until: int | datetime | None = None
+
+
+class Health(BaseModel):
+    status: str
+
+
+class Version(BaseModel):
+    version: str
+    api: str
+
+
+class Caller(BaseModel):
+    name: str
+    role: str

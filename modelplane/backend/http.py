@@ -1,0 +1,607 @@
+"""``HttpBackend``: the backend interface over a modelplane server's ``/api/v1`` routes.
+
+Each method is one request (two for an artifact whose bytes the server lacks), kept alive on
+one ``httpx.Client`` per server and token in this process. Answers are decoded into the SDK's
+response objects bound to this backend (``wire.decode``); error answers are raised as the
+exception type the server's use case raised (``wire.error_from``), so remote code catches
+what local code catches. A server that cannot be reached, or answers with something that is
+not modelplane's API, is a ``ServerError`` naming the URL.
+
+Artifact bytes move by content hash: a stored value is written to a local cache store first
+(its materializer runs here, on the caller's machine), uploaded only if the server does not
+hold that content yet, and downloads are cached by hash, so a value is fetched once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+from uuid import UUID
+
+import httpx
+import orjson
+
+from modelplane.domain.errors import ValidationError
+from modelplane.domain.validation import check_int64
+
+from .. import config
+from ..responses import (
+    ArtifactConsumer,
+    ArtifactVersionResponse,
+    LinkedArtifact,
+    LoggedEvent,
+    MetadataValue,
+    ModelResponse,
+    ModelVersionResponse,
+    Page,
+    PipelineRunResponse,
+    ReplayResult,
+    StageChange,
+    StepRunResponse,
+    TokenResponse,
+)
+from . import wire
+from .errors import ServerError
+from .interface import Backend, CreatedToken, PageRequest, VersionSelector
+
+if TYPE_CHECKING:
+    from ..artifacts.content_store import ArtifactStore, StoredArtifact
+
+API_PREFIX = "/api/v1"
+_clients: dict[tuple[str, str], httpx.Client] = {}
+_lock = threading.Lock()
+
+
+def _segment(value: object) -> str:
+    """One path segment: ``a/b`` stays one segment (``a%2Fb``)."""
+    return quote(str(value), safe="")
+
+
+def _client_for(url: str, token: str) -> httpx.Client:
+    with _lock:
+        client = _clients.get((url, token))
+        if client is None:
+            client = _clients[(url, token)] = httpx.Client(
+                base_url=url.rstrip("/") + API_PREFIX,
+                headers={"Authorization": f"Bearer {token}", "User-Agent": "modelplane-sdk"},
+                timeout=httpx.Timeout(60.0, connect=10.0),
+            )
+        return client
+
+
+def close_all() -> None:
+    """Close every kept-alive connection (tests switch servers between cases)."""
+    with _lock:
+        for client in _clients.values():
+            client.close()
+        _clients.clear()
+
+
+class HttpBackend(Backend):
+    def __init__(self, url: str, token: str) -> None:
+        self._url = url.rstrip("/")
+        self._token = token
+        self._http = _client_for(self._url, token)
+        self._cache: ArtifactStore | None = None
+        self._actor: str | None = None
+
+    # ----------------------------------------------------------------- plumbing
+
+    @property
+    def actor(self) -> str:
+        """The token's name, as the server records it (asked once)."""
+        if self._actor is None:
+            self._actor = str(self._json("GET", "/whoami")["name"])
+        return self._actor
+
+    @property
+    def location(self) -> str:
+        return self._url
+
+    def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        try:
+            response = self._http.request(method, path, **kwargs)
+        except httpx.HTTPError as error:
+            msg = f"Could not reach the modelplane server at {self._url}: {error}"
+            raise ServerError(msg) from None
+        if response.status_code >= 400:
+            try:
+                body = response.json()
+            except ValueError:
+                body = None
+            raise wire.error_from(response.status_code, body)
+        return response
+
+    def _json(self, method: str, path: str, **kwargs: Any) -> Any:
+        if "json" in kwargs:
+            kwargs["content"] = orjson.dumps(kwargs.pop("json"))
+            kwargs["headers"] = {"Content-Type": "application/json"}
+        response = self._send(method, path, **kwargs)
+        if response.status_code == 204 or not response.content:
+            return None
+        try:
+            return orjson.loads(response.content)
+        except orjson.JSONDecodeError:
+            msg = f"{self._url} answered {method} {path} with something that is not JSON."
+            raise ServerError(msg) from None
+
+    def _page(self, cls: type[Any], data: dict[str, Any]) -> Page[Any]:
+        items = [wire.decode(cls, item, self) for item in data["items"]]
+        return Page(items, data["total"], data["index"], data["max_size"], data["next_cursor"])
+
+    def _one(self, cls: type[Any], method: str, path: str, **kwargs: Any) -> Any:
+        return wire.decode(cls, self._json(method, path, **kwargs), self)
+
+    @staticmethod
+    def _paging(paging: PageRequest) -> dict[str, Any]:
+        params: dict[str, Any] = {"page": paging.page, "size": paging.size}
+        if paging.cursor is not None:
+            params["cursor"] = paging.cursor
+        return params
+
+    @staticmethod
+    def _params(**values: Any) -> dict[str, Any]:
+        return {k: str(v) for k, v in values.items() if v is not None}
+
+    # ------------------------------------------------------------------ models
+
+    def create_model(
+        self, name: str, fields: dict[str, str | None], tags: Iterable[str] | None
+    ) -> ModelResponse:
+        body = {"name": name, **fields, "tags": _listed(tags)}
+        created: ModelResponse = self._one(ModelResponse, "POST", "/models", json=body)
+        return created
+
+    def get_model(self, model_name_or_id: str | UUID) -> ModelResponse:
+        found: ModelResponse = self._one(
+            ModelResponse, "GET", f"/models/{_segment(model_name_or_id)}"
+        )
+        return found
+
+    def list_models(
+        self, name: str | None, tag: str | None, paging: PageRequest
+    ) -> Page[ModelResponse]:
+        params = {**self._params(name=name, tag=tag), **self._paging(paging)}
+        return self._page(ModelResponse, self._json("GET", "/models", params=params))
+
+    def update_model(
+        self,
+        model_name_or_id: str | UUID,
+        name: str | None,
+        fields: dict[str, str],
+        add_tags: Iterable[str] | None,
+        remove_tags: Iterable[str] | None,
+    ) -> ModelResponse:
+        body = {
+            "name": name,
+            **fields,
+            "add_tags": _listed(add_tags),
+            "remove_tags": _listed(remove_tags),
+        }
+        path = f"/models/{_segment(model_name_or_id)}"
+        updated: ModelResponse = self._one(ModelResponse, "PUT", path, json=body)
+        return updated
+
+    def delete_model(self, model_name_or_id: str | UUID, reason: str | None) -> None:
+        path = f"/models/{_segment(model_name_or_id)}"
+        self._json("DELETE", path, params=self._params(reason=reason))
+
+    def model_lives(self, model_name_or_id: str | UUID) -> list[ModelResponse]:
+        data = self._json("GET", f"/models/{_segment(model_name_or_id)}/lives")
+        return [wire.decode(ModelResponse, item, self) for item in data]
+
+    def model_name_history(self, model_id: UUID) -> list[tuple[int, str]]:
+        data = self._json("GET", f"/models/{_segment(model_id)}/name_history")
+        return [(int(position), str(name)) for position, name in data]
+
+    def model_id_for_name(self, name: str) -> UUID | None:
+        from modelplane.domain.errors import NotFoundError
+
+        try:
+            return self.get_model(name).id
+        except NotFoundError:
+            return None
+
+    # ---------------------------------------------------------------- versions
+
+    def create_model_version(
+        self,
+        model_name_or_id: str | UUID,
+        name: str | None,
+        description: str | None,
+        tags: Iterable[str] | None,
+    ) -> ModelVersionResponse:
+        body = {
+            "model": str(model_name_or_id),
+            "name": name,
+            "description": description,
+            "tags": _listed(tags),
+        }
+        created: ModelVersionResponse = self._one(
+            ModelVersionResponse, "POST", "/model_versions", json=body
+        )
+        return created
+
+    def get_model_version(
+        self,
+        model_name_or_id: str | UUID,
+        selector: VersionSelector,
+        at: datetime | int | None = None,
+    ) -> ModelVersionResponse:
+        if isinstance(selector, int) and not isinstance(selector, bool):
+            check_int64(selector, "version number")
+        text = "latest" if selector is None else str(getattr(selector, "value", selector))
+        path = f"/models/{_segment(model_name_or_id)}/model_versions/{_segment(text)}"
+        found: ModelVersionResponse = self._one(
+            ModelVersionResponse, "GET", path, params=_at_param(at)
+        )
+        return found
+
+    def get_model_version_by_id(
+        self, version_id: UUID | str, deleted_ok: bool = False
+    ) -> ModelVersionResponse:
+        params = {"deleted_ok": "true"} if deleted_ok else {}
+        path = f"/model_versions/{_segment(version_id)}"
+        found: ModelVersionResponse = self._one(ModelVersionResponse, "GET", path, params=params)
+        return found
+
+    def list_model_versions(
+        self,
+        model_name_or_id: str | UUID,
+        stage: str | None,
+        tag: str | None,
+        name: str | None,
+        paging: PageRequest,
+    ) -> Page[ModelVersionResponse]:
+        params = {**self._params(stage=stage, tag=tag, name=name), **self._paging(paging)}
+        path = f"/models/{_segment(model_name_or_id)}/model_versions"
+        return self._page(ModelVersionResponse, self._json("GET", path, params=params))
+
+    def update_model_version(
+        self,
+        version_id: UUID,
+        *,
+        stage: str | None = None,
+        force: bool = False,
+        reason: str | None = None,
+        name: str | None = None,
+        description: str | None = None,
+        add_tags: Iterable[str] | None = None,
+        remove_tags: Iterable[str] | None = None,
+    ) -> ModelVersionResponse:
+        body = {
+            "stage": None if stage is None else str(getattr(stage, "value", stage)),
+            "force": bool(force),
+            "reason": reason,
+            "name": name,
+            "description": description,
+            "add_tags": _listed(add_tags),
+            "remove_tags": _listed(remove_tags),
+        }
+        path = f"/model_versions/{_segment(version_id)}"
+        updated: ModelVersionResponse = self._one(ModelVersionResponse, "PUT", path, json=body)
+        return updated
+
+    def delete_model_version(self, version_id: UUID | str, reason: str | None) -> None:
+        path = f"/model_versions/{_segment(version_id)}"
+        self._json("DELETE", path, params=self._params(reason=reason))
+
+    # --------------------------------------------------------- history & audit
+
+    def get_stage_history(
+        self, model_name_or_id: str | UUID, after: int | None, limit: int | None
+    ) -> list[StageChange]:
+        if after is not None:
+            after = check_int64(after, "log position")
+        if limit is not None:
+            if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+                raise ValidationError("limit must be a whole number of at least 1.")
+            check_int64(limit, "limit")
+        path = f"/models/{_segment(model_name_or_id)}/stage_history"
+        data = self._json("GET", path, params=self._params(after=after, limit=limit))
+        return [wire.decode(StageChange, item, self) for item in data]
+
+    def list_events(
+        self, model: str | UUID | None, after: int | None, limit: int
+    ) -> list[LoggedEvent]:
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError("limit must be at least 1.")
+        start = check_int64(after or 0, "log position")
+        check_int64(limit, "limit")
+        events: list[LoggedEvent] = []
+        while len(events) < limit:  # the server answers at most 10,000 per request
+            want = min(limit - len(events), 10_000)
+            params = self._params(model=model, after=start, limit=want)
+            batch = [
+                wire.decode(LoggedEvent, e, self)
+                for e in self._json("GET", "/events", params=params)
+            ]
+            events += batch
+            if len(batch) < want:
+                break
+            start = batch[-1].position
+        return events
+
+    def rebuild_projections(
+        self,
+        until: int | datetime | None = None,
+        into: str | Path | None = None,
+        progress: Callable[[int, int], None] | None = None,
+        overwrite: bool = False,
+    ) -> ReplayResult:
+        if into is not None:
+            msg = (
+                "Replaying into a local file reads the store itself; against a server, "
+                "rebuild its read tables (replay without --into) or run replay on the server."
+            )
+            raise ValidationError(msg)
+        body = {"until": until.isoformat() if isinstance(until, datetime) else until}
+        result: ReplayResult = self._one(ReplayResult, "POST", "/replay", json=body)
+        return result
+
+    # ---------------------------------------------------------------- metadata
+
+    def metadata_of(self, target_id: UUID, until: int | None = None) -> dict[str, MetadataValue]:
+        data = self._json(
+            "GET", f"/metadata/{_segment(target_id)}", params=self._params(until=until)
+        )
+        return {key: wire.decode(MetadataValue, value, self) for key, value in data.items()}
+
+    def _log(
+        self, path: str, metadata: dict[str, Any], run_id: UUID | None, step: str | None
+    ) -> None:
+        body = {"metadata": metadata, "run_id": run_id, "step": step}
+        try:
+            content = orjson.dumps(body)
+        except TypeError as error:
+            raise ValidationError(f"metadata must be JSON values: {error}") from None
+        self._send("POST", path, content=content, headers={"Content-Type": "application/json"})
+
+    def log_model_version_metadata(
+        self,
+        version_id: UUID,
+        metadata: dict[str, Any],
+        run_id: UUID | None = None,
+        step: str | None = None,
+    ) -> None:
+        self._log(f"/model_versions/{_segment(version_id)}/metadata", metadata, run_id, step)
+
+    def log_artifact_metadata(
+        self,
+        artifact_version_id: UUID,
+        metadata: dict[str, Any],
+        run_id: UUID | None = None,
+        step: str | None = None,
+    ) -> None:
+        path = f"/artifact_versions/{_segment(artifact_version_id)}/metadata"
+        self._log(path, metadata, run_id, step)
+
+    def log_run_metadata(
+        self, run_id: UUID, metadata: dict[str, Any], step: str | None = None
+    ) -> None:
+        self._log(f"/runs/{_segment(run_id)}/metadata", metadata, None, step)
+
+    # --------------------------------------------------------------- artifacts
+
+    def get_artifact_version(
+        self, name_id_or_prefix: str | UUID, version: str | int | None
+    ) -> ArtifactVersionResponse:
+        path = f"/artifact_versions/{_segment(name_id_or_prefix)}"
+        found: ArtifactVersionResponse = self._one(
+            ArtifactVersionResponse, "GET", path, params=self._params(version=version)
+        )
+        return found
+
+    def list_artifact_versions(
+        self, name: str | None, paging: PageRequest
+    ) -> Page[ArtifactVersionResponse]:
+        params = {**self._params(name=name), **self._paging(paging)}
+        data = self._json("GET", "/artifact_versions", params=params)
+        return self._page(ArtifactVersionResponse, data)
+
+    def linked_artifacts(self, version_id: UUID, until: int | None = None) -> list[LinkedArtifact]:
+        path = f"/model_versions/{_segment(version_id)}/artifacts"
+        data = self._json("GET", path, params=self._params(until=until))
+        return [wire.decode(LinkedArtifact, item, self) for item in data]
+
+    def consumers_of(self, artifact_version_id: UUID) -> list[ArtifactConsumer]:
+        path = f"/artifact_versions/{_segment(artifact_version_id)}/consumers"
+        return [wire.decode(ArtifactConsumer, item) for item in self._json("GET", path)]
+
+    def artifact_name(self, artifact_id: UUID | str) -> str | None:
+        found = self._json("GET", f"/artifacts/{_segment(artifact_id)}/name")
+        return None if found is None else str(found)
+
+    @property
+    def cache(self) -> ArtifactStore:
+        """Artifacts this machine wrote or downloaded, by content hash."""
+        if self._cache is None:
+            from ..artifacts.content_store import ArtifactStore
+
+            self._cache = ArtifactStore(config.home() / "cache" / "artifacts")
+        return self._cache
+
+    def store_artifact(self, value: Any, materializer: Any = None) -> StoredArtifact:
+        from ..artifacts.transfer import pack
+
+        stored = self.cache.save(value, materializer=materializer)
+        path = f"/artifact_store/{stored.content_hash}"
+        if self._send_quiet("HEAD", path) != 200:
+            chunks = pack(self.cache, stored.content_hash)
+            self._send("PUT", path, content=chunks, headers={"Content-Type": "application/x-tar"})
+        return stored
+
+    def _send_quiet(self, method: str, path: str) -> int:
+        try:
+            return self._http.request(method, path).status_code
+        except httpx.HTTPError as error:
+            msg = f"Could not reach the modelplane server at {self._url}: {error}"
+            raise ServerError(msg) from None
+
+    def load_artifact(self, stored: StoredArtifact, label: str) -> Any:
+        import tempfile
+
+        from ..artifacts.transfer import receive
+
+        if not self.cache.verify(stored.content_hash):
+            path = f"/artifact_store/{_segment(stored.content_hash)}"
+            with tempfile.TemporaryFile() as spool:
+                try:
+                    with self._http.stream("GET", path) as response:
+                        if response.status_code >= 400:
+                            response.read()
+                            raise wire.error_from(response.status_code, _json_or_none(response))
+                        for chunk in response.iter_bytes():
+                            spool.write(chunk)
+                except httpx.HTTPError as error:
+                    msg = f"Could not download {label} from {self._url}: {error}"
+                    raise ServerError(msg) from None
+                spool.seek(0)
+                receive(self.cache, stored.content_hash, spool)
+        return self.cache.load(stored, label=label)
+
+    def record_artifact_version(
+        self,
+        name: str,
+        stored: StoredArtifact,
+        tags: Iterable[str] | None,
+        run_id: UUID | None,
+        step: str | None,
+        link_to: UUID | None,
+        link_kind: str,
+    ) -> ArtifactVersionResponse:
+        body = {
+            "name": name,
+            "content_hash": stored.content_hash,
+            "materializer": stored.materializer,
+            "data_type": stored.data_type,
+            "artifact_type": stored.artifact_type,
+            "size_bytes": stored.size_bytes,
+            "tags": _listed(tags),
+            "run_id": run_id,
+            "step": step,
+            "link_to": link_to,
+            "link_kind": link_kind,
+        }
+        recorded: ArtifactVersionResponse = self._one(
+            ArtifactVersionResponse, "POST", "/artifact_versions", json=body
+        )
+        return recorded
+
+    def link_artifact(
+        self,
+        version_id: UUID,
+        artifact_version_id: UUID,
+        kind: str,
+        run_id: UUID | None = None,
+        step: str | None = None,
+    ) -> None:
+        body = {
+            "artifact_version_id": artifact_version_id,
+            "kind": kind,
+            "run_id": run_id,
+            "step": step,
+        }
+        self._json("POST", f"/model_versions/{_segment(version_id)}/artifacts", json=body)
+
+    # -------------------------------------------------------------------- runs
+
+    def start_run(
+        self,
+        run_id: UUID,
+        name: str,
+        pipeline: str,
+        model_version_id: UUID | None,
+        model_version_how: str | None,
+        stage: str | None,
+        parameters: dict[str, Any],
+    ) -> None:
+        body = {
+            "id": run_id,
+            "name": name,
+            "pipeline": pipeline,
+            "model_version_id": model_version_id,
+            "model_version_how": model_version_how,
+            "stage": stage,
+            "parameters": parameters,
+        }
+        self._json("POST", "/runs", json=body)
+
+    def finish_step(
+        self,
+        run_id: UUID,
+        step: str,
+        inputs: dict[str, UUID],
+        outputs: dict[str, UUID],
+        duration_ms: float,
+        error: str | None,
+    ) -> None:
+        body = {"inputs": inputs, "outputs": outputs, "duration_ms": duration_ms, "error": error}
+        self._json("PUT", f"/runs/{_segment(run_id)}/steps/{_segment(step)}", json=body)
+
+    def finish_run(self, run_id: UUID, status: str, error: str | None = None) -> None:
+        self._json("PUT", f"/runs/{_segment(run_id)}", json={"status": status, "error": error})
+
+    def get_pipeline_run(self, name_id_or_prefix: str | UUID) -> PipelineRunResponse:
+        found: PipelineRunResponse = self._one(
+            PipelineRunResponse, "GET", f"/runs/{_segment(name_id_or_prefix)}"
+        )
+        return found
+
+    def list_pipeline_runs(
+        self,
+        model: str | UUID | None,
+        status: str | None,
+        model_version_id: UUID | str | None,
+        paging: PageRequest,
+    ) -> Page[PipelineRunResponse]:
+        params = {
+            **self._params(model=model, status=status, model_version_id=model_version_id),
+            **self._paging(paging),
+        }
+        return self._page(PipelineRunResponse, self._json("GET", "/runs", params=params))
+
+    def steps_of(self, run_id: UUID) -> dict[str, StepRunResponse]:
+        data = self._json("GET", f"/runs/{_segment(run_id)}/steps")
+        return {name: wire.decode(StepRunResponse, item) for name, item in data.items()}
+
+    def consuming_runs(self, version_id: UUID) -> list[PipelineRunResponse]:
+        data = self._json("GET", f"/model_versions/{_segment(version_id)}/consuming_runs")
+        return [wire.decode(PipelineRunResponse, item, self) for item in data]
+
+    # ------------------------------------------------------------------ tokens
+
+    def create_token(self, name: str, role: str) -> CreatedToken:
+        data = self._json("POST", "/tokens", json={"name": name, "role": role})
+        return CreatedToken(token=data["token"], name=data["name"], role=data["role"])
+
+    def list_tokens(self) -> list[TokenResponse]:
+        return [wire.decode(TokenResponse, item) for item in self._json("GET", "/tokens")]
+
+    def revoke_token(self, name: str) -> None:
+        self._json("DELETE", f"/tokens/{_segment(name)}")
+
+
+def _listed(values: Iterable[str] | None) -> list[str] | None:
+    return None if values is None else list(values)
+
+
+def _at_param(at: datetime | int | None) -> dict[str, str]:
+    if at is None:
+        return {}
+    if isinstance(at, datetime):
+        return {"at": at.isoformat()}
+    if isinstance(at, bool) or not isinstance(at, int):
+        raise ValidationError(f"at must be a datetime or a log position, not {at!r}.")
+    return {"at": str(check_int64(at, "log position"))}
+
+
+def _json_or_none(response: httpx.Response) -> Any:
+    try:
+        return response.json()
+    except ValueError:
+        return None
