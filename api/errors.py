@@ -30,8 +30,25 @@ from modelplane.domain.errors import (
 )
 
 from .responses import JSON
+from .schemas import ErrorBody
 
 log = logging.getLogger("modelplane.api")
+
+#: the error answers a route under /api/v1 may give, documented on every route (OpenAPI) so a
+#: client, and a schema-driven test, knows them; 422 replaces FastAPI's own shape, never sent
+RESPONSES: dict[int | str, dict[str, Any]] = {
+    status: {"model": ErrorBody, "description": description}
+    for status, description in (
+        (400, "Invalid input: a name, a stage, a hash the registry refuses."),
+        (401, "No API token, or a malformed, unknown or revoked one."),
+        (403, "The token's role does not allow this."),
+        (404, "No such model, version, run, artifact or token."),
+        (409, "A conflict: the name exists, the stage is held, the run has ended."),
+        (413, "The body is over the server's limit."),
+        (422, "A malformed request: JSON, a parameter or a body field of the wrong type."),
+        (500, "The server failed; its log says why."),
+    )
+}
 
 
 #: most specific first: the first class an error is an instance of gives its status

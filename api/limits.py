@@ -44,18 +44,27 @@ class BodyLimitMiddleware:
                     return
         received = 0
         started = False
+        exceeded = False
 
         async def counted() -> Message:
-            nonlocal received
+            nonlocal received, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
+                    exceeded = True
                     raise _TooLarge
             return message
 
         async def watched_send(message: Message) -> None:
             nonlocal started
+            if exceeded:
+                # The app may answer the refusal itself instead of letting it through (FastAPI
+                # turns a failure to read a JSON body into 400): answer 413 in its place, once.
+                if message["type"] == "http.response.start" and not started:
+                    started = True
+                    await registry_error_response(refusal)(scope, receive, send)
+                return
             if message["type"] == "http.response.start":
                 started = True
             await send(message)

@@ -202,6 +202,21 @@ class Replay(BaseModel):
     until: int | datetime | None = None
 
 
+class ErrorDetail(BaseModel):
+    """The exception's class name (what the SDK raises again) and message; some errors carry
+    more fields (``StageOccupiedError``: ``stage``, ``holder``)."""
+
+    model_config = ConfigDict(extra="allow")
+    type: str
+    message: str
+
+
+class ErrorBody(BaseModel):
+    """Every error answer's body."""
+
+    error: ErrorDetail
+
+
 class Health(BaseModel):
     status: str
 

@@ -18,18 +18,19 @@ from starlette.concurrency import run_in_threadpool
 
 from modelplane.artifacts.content_store import StoredArtifact
 from modelplane.artifacts.transfer import pack, receive
-from modelplane.backend.interface import WRITE, PageRequest
+from modelplane.backend.interface import ROLES, WRITE, PageRequest
 from modelplane.domain.errors import PermissionDeniedError, ValidationError
 from modelplane.domain.names import normalise_names
 
 from .. import schemas
 from ..auth import Backend, Caller, caller
 from ..encoding import one, page
+from ..errors import RESPONSES
 from ..paths import NameIdOrPrefix
 from ..responses import JSON
 from ..state import ServerState, server_state
 
-router = APIRouter(tags=["artifacts"])
+router = APIRouter(tags=["artifacts"], responses=RESPONSES)
 
 State = Annotated[ServerState, Depends(server_state)]
 
@@ -60,6 +61,13 @@ def get_artifact_version(
 def record_artifact_version(
     backend: Backend, state: State, body: schemas.ArtifactVersionRecord
 ) -> JSON:
+    if ROLES.index(backend.role) < ROLES.index(WRITE):
+        # refused before the content is looked up: a read token learns nothing from the answer
+        msg = (
+            "Recording an artifact version needs the write role; "
+            f"this caller has the {backend.role} role."
+        )
+        raise PermissionDeniedError(msg)
     store = state.artifacts
     if not store.exists(body.content_hash):
         msg = (

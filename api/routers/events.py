@@ -19,10 +19,11 @@ from modelplane.domain.names import normalise_names
 from .. import schemas
 from ..auth import Backend, Caller, caller
 from ..encoding import one
+from ..errors import RESPONSES
 from ..responses import JSON
 from ..state import ServerState, server_state
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], responses=RESPONSES)
 
 Position = Annotated[int | None, Query(ge=0, le=2**63 - 1)]
 #: how often a stream looks for new events, and re-checks its token

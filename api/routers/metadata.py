@@ -10,9 +10,10 @@ from fastapi import APIRouter, Query
 from .. import schemas
 from ..auth import Backend
 from ..encoding import one
+from ..errors import RESPONSES
 from ..responses import JSON
 
-router = APIRouter(tags=["metadata"])
+router = APIRouter(tags=["metadata"], responses=RESPONSES)
 
 
 @router.get("/metadata/{target_id}", response_model=dict[str, schemas.MetadataValue])  # type: ignore[valid-type]

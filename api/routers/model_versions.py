@@ -15,10 +15,11 @@ from modelplane.domain.names import normalise_names
 from .. import schemas
 from ..auth import Backend
 from ..encoding import one
+from ..errors import RESPONSES
 from ..paths import NameOrId, Selector
 from ..responses import JSON
 
-router = APIRouter(tags=["model versions"])
+router = APIRouter(tags=["model versions"], responses=RESPONSES)
 
 
 def _at(

@@ -13,10 +13,11 @@ from modelplane.domain.names import normalise_names
 from .. import schemas
 from ..auth import Backend
 from ..encoding import one, page
+from ..errors import RESPONSES
 from ..paths import NameOrId
 from ..responses import JSON
 
-router = APIRouter(tags=["models"])
+router = APIRouter(tags=["models"], responses=RESPONSES)
 
 PageSize = Annotated[int, Query(ge=1, le=10_000)]
 Cursor = Annotated[str | None, Query(max_length=4096)]
@@ -67,7 +68,8 @@ def delete_model(backend: Backend, name_or_id: NameOrId, reason: str | None = No
 
 
 @router.get(
-    "/models/{name_or_id}/model_versions", response_model=schemas.Page[schemas.ModelVersion]  # type: ignore[valid-type]
+    "/models/{name_or_id}/model_versions",
+    response_model=schemas.Page[schemas.ModelVersion],  # type: ignore[valid-type]
 )
 def list_model_versions(
     backend: Backend,

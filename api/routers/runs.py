@@ -13,10 +13,11 @@ from modelplane.domain.names import normalise_names
 from .. import schemas
 from ..auth import Backend
 from ..encoding import one, page
+from ..errors import RESPONSES
 from ..paths import NameIdOrPrefix, StepName
 from ..responses import JSON
 
-router = APIRouter(tags=["pipeline runs"])
+router = APIRouter(tags=["pipeline runs"], responses=RESPONSES)
 
 
 @router.post("/runs", status_code=204)

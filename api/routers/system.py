@@ -9,13 +9,14 @@ from fastapi import APIRouter, Depends
 
 from .. import schemas
 from ..auth import Caller, caller
+from ..errors import RESPONSES
 from ..responses import JSON
 from ..state import ServerState, server_state
 
 router = APIRouter(tags=["system"])
 
 
-@router.get("/health", response_model=schemas.Health)
+@router.get("/health", response_model=schemas.Health, responses={503: {"model": schemas.Health}})
 def health(state: Annotated[ServerState, Depends(server_state)]) -> JSON:
     """``ok`` when the store answers a query, else 503."""
     from sqlalchemy import text
@@ -28,7 +29,7 @@ def health(state: Annotated[ServerState, Depends(server_state)]) -> JSON:
     return JSON({"status": "ok"})
 
 
-@router.get("/version", response_model=schemas.Version)
+@router.get("/version", response_model=schemas.Version, responses=RESPONSES)
 def server_version(who: Annotated[Caller, Depends(caller)]) -> JSON:
     try:
         found = version("modelplane")
@@ -38,7 +39,7 @@ def server_version(who: Annotated[Caller, Depends(caller)]) -> JSON:
     return JSON({"version": found, "api": "v1"})
 
 
-@router.get("/whoami", response_model=schemas.Caller)
+@router.get("/whoami", response_model=schemas.Caller, responses=RESPONSES)
 def whoami(who: Annotated[Caller, Depends(caller)]) -> JSON:
     """The calling token's name (the actor of what it appends) and role."""
     return JSON({"name": who.name, "role": who.role})

@@ -9,10 +9,11 @@ from modelplane.domain.names import normalise_names
 from .. import schemas
 from ..auth import Backend
 from ..encoding import one
+from ..errors import RESPONSES
 from ..paths import TokenName
 from ..responses import JSON
 
-router = APIRouter(tags=["tokens"])
+router = APIRouter(tags=["tokens"], responses=RESPONSES)
 
 
 @router.post("/tokens", response_model=schemas.CreatedToken, status_code=201)

@@ -35,6 +35,10 @@ TREE: dict[str, Any] = {
     },
     "run": {"list": None, "describe": None, "mark-failed": None},
     "artifact": {"list": None, "describe": None},
+    "token": {"create": None, "list": None, "revoke": None},
+    "server": {"start": None},
+    "login": None,
+    "logout": None,
 }
 
 
@@ -104,13 +108,16 @@ def test_a_command_imports_only_its_own_group() -> None:
     """Start-up: help for ``model list`` imports neither the other groups nor the SDK."""
     loaded = _modules_after("model", "list", "--help")
     assert "modelplane.cli.commands.model" in loaded
-    others = {"model.version", "run", "artifact", "events", "replay"}
+    others = {"model.version", "run", "artifact", "events", "replay", "token", "server", "login"}
     assert not {f"modelplane.cli.commands.{name}" for name in others} & loaded
     assert "modelplane.client" not in loaded
     assert "sqlalchemy" not in loaded
 
 
-@pytest.mark.parametrize("group", [(), ("model",), ("model", "version"), ("run",), ("artifact",)])
+@pytest.mark.parametrize(
+    "group",
+    [(), ("model",), ("model", "version"), ("run",), ("artifact",), ("token",), ("server",)],
+)
 def test_help_lists_every_subcommand_in_order(
     group: tuple[str, ...], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
