@@ -45,11 +45,12 @@ def caller(
     return Caller(name, role)
 
 
-def backend(
+async def backend(
     state: Annotated[ServerState, Depends(server_state)],
     who: Annotated[Caller, Depends(caller)],
 ) -> LocalBackend:
-    """The use cases, acting as the caller with the caller's role."""
+    """The use cases, acting as the caller with the caller's role (``async``: no I/O here, so
+    no thread-pool hand-off either)."""
     return LocalBackend(
         state.store,
         actor=who.name,

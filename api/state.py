@@ -19,6 +19,6 @@ class ServerState:
     artifacts: ArtifactStore
 
 
-def server_state(request: Request) -> ServerState:
+async def server_state(request: Request) -> ServerState:
     state: ServerState = request.app.state.modelplane
     return state

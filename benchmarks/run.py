@@ -6,6 +6,8 @@ that system's alone; it is read from ``os.wait4`` on the child. The table
 shows medians and p95s per op, modelplane/peer ratios and the modelplane
 targets as met/missed; nothing is asserted, the numbers are the output.
 Results go to ``benchmarks/results/bench-<UTC>.json`` and ``latest.json``.
+The HTTP section (``http_bench.py``: modelplane's server against ``mlflow server``)
+runs last; ``--http`` runs it alone and writes ``http-<UTC>.json`` instead.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import http_bench
 import scale
 from peers._common import run_json_child  # stdlib-only, shared with the peers
 
@@ -359,6 +362,76 @@ def report(
     return header, rows, print_targets(results)
 
 
+def run_http(quick: bool, no_postgres: bool, mlflow: bool) -> dict[str, Any]:
+    """The HTTP section as its own subprocess (it starts and stops servers of its own)."""
+    argv = [sys.executable, str(HERE / "http_bench.py")]
+    argv += ["--quick"] * quick + ["--no-postgres"] * no_postgres + ["--no-mlflow"] * (not mlflow)
+    note(f"http: {' '.join(argv)}")
+    child = run_json_child(argv, RESULTS / "http.tmp", cwd=str(HERE))
+    if child.result is None:
+        why = f"exit code {child.returncode}" if child.returncode else "no JSON on stdout"
+        note(f"http: FAILED ({why}) after {child.wall_s:.0f} s")
+        return {"system": "http", "error": why, "wall_s": child.wall_s}
+    note(f"http: done in {child.wall_s:.0f} s")
+    return {**child.result, "wall_s": child.wall_s}
+
+
+def print_http(doc: dict[str, Any]) -> dict[str, Any] | None:
+    """Print the HTTP table and its targets; return the table for the JSON (None if failed)."""
+    if "error" in doc:
+        print(f"\nHTTP: FAILED ({doc['error']})")
+        return None
+    header, rows = http_bench.table(doc)
+    sizes = doc["sizes"]
+    title = (
+        f"HTTP over loopback (ms per request; {sizes['sequential_gets']:,} gets and "
+        f"{sizes['sequential_creates']:,} creates on one keep-alive connection; "
+        f"{sizes['throughput_requests']:,} gets shared by {sizes['clients']} clients)"
+    )
+    print_table(title, header, rows)
+    for what, why in doc.get("skipped", {}).items():
+        print(f"  HTTP {what}: not run ({why})")
+    if doc["targets"]:
+        print("\nHTTP targets (modelplane; printed, not asserted):")
+        for t in doc["targets"]:
+            print(f"  [{t['verdict']:>6}] {t['config']}: {t['target']} ({t['figure']})")
+    return {"header": header, "rows": rows}
+
+
+def machine() -> dict[str, Any]:
+    """Where the figures were taken."""
+    return {
+        "cpus": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
+
+
+def save(prefix: str, doc: dict[str, Any], latest: bool) -> None:
+    """Write ``<prefix>-<UTC>.json`` (and ``latest.json`` for a full comparison)."""
+    RESULTS.mkdir(parents=True, exist_ok=True)
+    text = json.dumps(doc, indent=1)
+    path = RESULTS / f"{prefix}-{doc['timestamp_utc']}.json"
+    path.write_text(text, encoding="utf-8")
+    if latest:
+        (RESULTS / "latest.json").write_text(text, encoding="utf-8")
+    note(f"wrote {path}" + (f" and {RESULTS / 'latest.json'}" if latest else ""))
+
+
+def http_only(args: argparse.Namespace) -> int:
+    """``--http``: the HTTP section alone (MLflow too unless ``--only modelplane``)."""
+    mlflow = args.only != "modelplane" and setup_peer("mlflow")
+    doc: dict[str, Any] = {
+        "timestamp_utc": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
+        "quick": args.quick,
+        "machine": machine(),
+        "http": run_http(args.quick, args.no_postgres, mlflow),
+    }
+    doc["http_table"] = print_http(doc["http"])
+    save("http", doc, latest=False)
+    return 0
+
+
 def main() -> int:
     """Parse args, run every system, print and save the comparison."""
     parser = argparse.ArgumentParser(description="modelplane benchmark vs ZenML and MLflow")
@@ -377,14 +450,25 @@ def main() -> int:
         action="store_true",
         help="scale mode (scale.py): curves of modelplane's costs against store size",
     )
+    parser.add_argument(
+        "--http",
+        action="store_true",
+        help="only the HTTP section (http_bench.py): modelplane's server vs mlflow server",
+    )
+    parser.add_argument("--no-http", action="store_true", help="skip the HTTP section")
     scale.add_arguments(parser)
     args = parser.parse_args()
     if args.scale:
         return scale.run_scale(args)
     if args.show:
         saved = json.loads(Path(args.show).read_text(encoding="utf-8"))
-        report(saved["systems"], saved["quick"])
+        if "systems" in saved:
+            report(saved["systems"], saved["quick"])
+        if "http" in saved:
+            print_http(saved["http"])
         return 0
+    if args.http:
+        return http_only(args)
     quick = ["--quick"] if args.quick else []
 
     want_mp = args.only in (None, "modelplane")
@@ -418,28 +502,30 @@ def main() -> int:
     for system, why in skipped.items():
         note(f"{system}: not in the table ({why})")
 
-    header, rows, verdicts = report(results, args.quick)
+    # HTTP last: its servers would otherwise share the 2 cores with the in-process runs.
+    http: dict[str, Any] | None = None
+    if not args.no_http and args.only in (None, "modelplane"):
+        http = run_http(
+            args.quick, args.no_postgres, args.only is None and ready.get("mlflow", False)
+        )
 
-    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    header, rows, verdicts = report(results, args.quick)
+    http_table = None if http is None else print_http(http)
+
     doc = {
-        "timestamp_utc": stamp,
+        "timestamp_utc": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
         "quick": args.quick,
-        "machine": {
-            "cpus": os.cpu_count(),
-            "platform": platform.platform(),
-            "python": platform.python_version(),
-        },
+        "machine": machine(),
         "ratio_definition": "modelplane-sqlite median / peer median (< 1 = modelplane faster)",
         "systems": results,
         "skipped": skipped,
         "targets": verdicts,
         "table": {"header": header, "rows": rows},
     }
-    RESULTS.mkdir(parents=True, exist_ok=True)
-    text = json.dumps(doc, indent=1)
-    (RESULTS / f"bench-{stamp}.json").write_text(text, encoding="utf-8")
-    (RESULTS / "latest.json").write_text(text, encoding="utf-8")
-    note(f"wrote {RESULTS / f'bench-{stamp}.json'} and {RESULTS / 'latest.json'}")
+    if http is not None:
+        doc["http"] = http
+        doc["http_table"] = http_table
+    save("bench", doc, latest=True)
     return 0
 
 

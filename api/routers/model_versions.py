@@ -22,7 +22,7 @@ from ..responses import JSON
 router = APIRouter(tags=["model versions"], responses=RESPONSES)
 
 
-def _at(
+async def _at(
     at: Annotated[
         str | None,
         Query(
