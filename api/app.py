@@ -15,7 +15,7 @@ from modelplane.store_handle import Store
 from . import errors
 from .limits import BodyLimitMiddleware
 from .paths import RawPathMiddleware
-from .routers import artifacts, events, metadata, model_versions, models, runs, system, tokens
+from .routers import artifacts, events, log, metadata, model_versions, models, runs, system, tokens
 from .settings import Settings
 from .state import ServerState
 
@@ -35,7 +35,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store = Store(settings.store_url)
     app.state.modelplane = ServerState(settings, store, ArtifactStore())
     errors.install(app)
-    for module in (system, models, model_versions, runs, artifacts, metadata, events, tokens):
+    for module in (system, models, model_versions, runs, artifacts, metadata, events, log, tokens):
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_middleware(
         BodyLimitMiddleware,

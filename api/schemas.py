@@ -229,3 +229,22 @@ class Version(BaseModel):
 class Caller(BaseModel):
     name: str
     role: str
+
+
+class StoredEvent(BaseModel):
+    """One event as the log stores it; ``state`` is its encoded body, base64."""
+
+    position: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: str
+
+
+class LogPage(BaseModel):
+    """A page of ``GET /log``: ``position`` is ``until`` resolved (ask the next pages with
+    it), ``remaining`` the events after ``after`` up to it, this page's included."""
+
+    position: int
+    remaining: int
+    events: list[StoredEvent]

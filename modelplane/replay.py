@@ -92,7 +92,7 @@ def replay(
     log = registry.event_log
     with registry.engine.connect() as conn:
         limit = None if until is None else position_at(conn, until)
-    target = None if into is None else _check_target(store, Path(into), overwrite)
+    target = None if into is None else check_target(store, Path(into), overwrite)
     started = time.perf_counter()
     if target is None and builds_online(registry.engine):
         built = rebuild_online(registry.engine, log, registry.lock_log, progress)
@@ -105,12 +105,12 @@ def replay(
             head = _head(log, session, limit)
         shown = "live read tables"
     else:
-        count, head = _build_file(store, Path(str(into)), target, limit, progress, overwrite)
+        count, head = build_file(store, Path(str(into)), target, limit, progress, overwrite)
         shown = str(into)
     return ReplayResult(count, head, time.perf_counter() - started, shown)
 
 
-def _check_target(store: Store, path: Path, overwrite: bool) -> Path:
+def check_target(store: Store, path: Path, overwrite: bool) -> Path:
     """Where a replay may write ``path`` (symlinks resolved), or a ValidationError why not."""
     shown = str(path)
     try:
@@ -235,7 +235,7 @@ def _what_is_there(path: Path) -> str:
     return "other"
 
 
-def _build_file(
+def build_file(
     store: Store,
     shown: Path,
     target: Path,
@@ -278,7 +278,7 @@ def _build_file(
             engine.dispose()
         _sync(temp)
         # the path may have changed while the log was folded: check again right before
-        _check_target(store, shown, overwrite)
+        check_target(store, shown, overwrite)
         for side in _SIDE_FILES:  # the old output's, which must not be applied to the new one
             Path(f"{target}{side}").unlink(missing_ok=True)
         try:

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import AsyncIterator
 from typing import Annotated
 
-import orjson
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
@@ -14,13 +14,14 @@ from starlette.concurrency import run_in_threadpool
 from modelplane.backend.local import EVENTS_TABLE
 from modelplane.backend.tokens import authenticate
 from modelplane.backend.wire import encode
+from modelplane.domain.errors import RegistryError, ValidationError
 from modelplane.domain.names import normalise_names
 
 from .. import schemas
 from ..auth import Backend, Caller, caller
 from ..encoding import one
 from ..errors import RESPONSES
-from ..responses import JSON
+from ..responses import JSON, dumps
 from ..state import ServerState, server_state
 
 router = APIRouter(tags=["events"], responses=RESPONSES)
@@ -29,6 +30,7 @@ Position = Annotated[int | None, Query(ge=0, le=2**63 - 1)]
 #: how often a stream looks for new events, and re-checks its token
 POLL_SECONDS = 0.25
 STREAM_BATCH = 500
+_DIGITS = re.compile(r"[0-9]{1,19}")
 
 
 @router.get("/events", response_model=list[schemas.LoggedEvent])  # type: ignore[valid-type]
@@ -59,17 +61,21 @@ async def stream_events(
 ) -> StreamingResponse:
     """Each new event as one ``data:`` line of JSON, its position as the SSE ``id``.
 
-    Starts after ``after`` (or the ``Last-Event-ID`` a reconnecting client sends; default: the
-    end of the log, so only new events). The token is checked again on every poll: a revoked
-    token's stream ends.
+    Starts after the ``Last-Event-ID`` a reconnecting client sends (it repeats the URL it
+    first asked, so the header wins over ``after``), else after ``after``, else at the end of
+    the log (only new events). The token is checked again on every poll: a revoked token's
+    stream ends.
     """
     start = after
-    if start is None and last_event_id and last_event_id.isdigit():
-        start = int(last_event_id)
+    if last_event_id and last_event_id.strip():  # an empty one: no event was received yet
+        start = _resumed_from(last_event_id)
     model_name = normalise_names(model)
     if start is None:
         latest = await run_in_threadpool(_last_position, state)
         start = latest
+    # what would fail on the first poll fails here, as an error answer (a model never
+    # registered: 404), not as a stream cut off after its 200
+    await run_in_threadpool(backend.list_events, model_name, start, 1)
     token = request.headers.get("authorization", "").partition(" ")[2].strip()
 
     async def events() -> AsyncIterator[bytes]:
@@ -79,9 +85,16 @@ async def stream_events(
             if await run_in_threadpool(authenticate, state.store, token) is None:
                 yield b'event: error\ndata: {"type": "AuthenticationError"}\n\n'
                 return
-            batch = await run_in_threadpool(backend.list_events, model_name, position, STREAM_BATCH)
+            try:
+                batch = await run_in_threadpool(
+                    backend.list_events, model_name, position, STREAM_BATCH
+                )
+            except RegistryError as error:  # the response has started: say why it ends
+                body = {"type": type(error).__name__, "message": str(error)}
+                yield b"event: error\ndata: %s\n\n" % dumps(body)
+                return
             for event in batch:
-                data = orjson.dumps(encode(event))
+                data = dumps(encode(event))  # exact big integers, as GET /events
                 yield b"id: %d\ndata: %s\n\n" % (event.position, data)
                 position = event.position
             if len(batch) < STREAM_BATCH:
@@ -90,6 +103,16 @@ async def stream_events(
     del who  # authenticated by the dependency before the stream starts
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+def _resumed_from(last_event_id: str) -> int:
+    """The position a ``Last-Event-ID`` names: this stream's ids are ASCII digits, nothing
+    else (``str.isdigit`` would let ``"²"`` through to ``int()``)."""
+    value = last_event_id.strip()
+    if not _DIGITS.fullmatch(value) or int(value) > 2**63 - 1:
+        msg = f"Last-Event-ID must be a log position this stream sent, not {last_event_id!r}."
+        raise ValidationError(msg)
+    return int(value)
 
 
 def _last_position(state: ServerState) -> int:

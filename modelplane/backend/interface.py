@@ -70,6 +70,34 @@ class CreatedToken:
     role: str
 
 
+@dataclass(frozen=True, slots=True)
+class StoredEventRow:
+    """One event exactly as the log stores it (its body still encoded), for a replay built
+    on another machine: what the projections fold there is what this store holds."""
+
+    position: int
+    originator_id: UUID
+    originator_version: int
+    topic: str
+    state: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class LogPage:
+    """A page of the raw log after a position, up to ``position``.
+
+    ``position`` is the bound asked for, resolved once by the store (a time or a position
+    widened to the end of its transaction; no bound: the head then), so the next pages, asked
+    with ``until=position``, read the same past however much is appended meanwhile.
+    ``remaining`` counts the events after ``after`` up to it, this page's included; a page
+    never ends inside a transaction.
+    """
+
+    position: int
+    remaining: int
+    events: list[StoredEventRow]
+
+
 class Backend(abc.ABC):
     """Every command and query the SDK, the CLI and pipelines need."""
 
@@ -194,6 +222,10 @@ class Backend(abc.ABC):
         progress: Callable[[int, int], None] | None = None,
         overwrite: bool = False,
     ) -> ReplayResult: ...
+
+    @abc.abstractmethod
+    def read_log(self, after: int, until: int | datetime | None, limit: int) -> LogPage:
+        """The stored events after ``after`` up to ``until`` (admin): what a replay folds."""
 
     # ---------------------------------------------------------------- metadata
 

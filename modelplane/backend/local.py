@@ -60,7 +60,9 @@ from .interface import (
     WRITE,
     Backend,
     CreatedToken,
+    LogPage,
     PageRequest,
+    StoredEventRow,
     VersionSelector,
 )
 
@@ -467,6 +469,35 @@ class LocalBackend(Backend):
         from ..replay import replay
 
         return replay(self._store, until=until, into=into, progress=progress, overwrite=overwrite)
+
+    def read_log(self, after: int, until: int | datetime | None, limit: int) -> LogPage:
+        self._allow(ADMIN, "Reading the stored log")
+        from modelplane.projections.log import EventLog
+        from modelplane.projections.queries.time_travel import position_at
+
+        start = check_int64(after, "log position")
+        if start < 0:
+            raise ValidationError("A log position is a number >= 0.")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError("limit must be a whole number of at least 1.")
+        check_int64(limit, "limit")
+        log = EventLog.named(EVENTS_TABLE)
+        with self._store.read() as conn:
+            bound = log.head(conn) if until is None else position_at(conn, until)
+            rows = log.rows(conn, start, bound, limit)
+            if len(rows) == limit and rows[-1][0] < bound:
+                # never end inside a transaction: a replay folds one transaction's events
+                # together, as they were folded when written
+                last = int(rows[-1][0])
+                end = position_at(conn, last)
+                if end > last:
+                    rows += log.rows(conn, last, end, end - last)
+            remaining = log.count(conn, start, bound)
+        events = [
+            StoredEventRow(int(p), originator_id, int(version), topic, bytes(state))
+            for p, originator_id, version, topic, state in rows
+        ]
+        return LogPage(bound, remaining, events)
 
     # ---------------------------------------------------------------- metadata
 

@@ -44,6 +44,7 @@ ADMIN_ROUTES = {
     ("POST", "/api/v1/tokens"),
     ("DELETE", "/api/v1/tokens/{name}"),
     ("POST", "/api/v1/replay"),
+    ("GET", "/api/v1/log"),
 }
 PUBLIC_ROUTES = {("GET", "/api/v1/health")}
 READ_METHODS = {"GET", "HEAD"}

@@ -105,6 +105,7 @@ ADMINS: dict[str, Call] = {
     "list_tokens": lambda b, w: b.list_tokens(),
     "revoke_token": lambda b, w: b.revoke_token("ci"),
     "rebuild_projections": lambda b, w: b.rebuild_projections(),
+    "read_log": lambda b, w: b.read_log(0, None, 10),
 }
 
 
