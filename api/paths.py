@@ -14,7 +14,8 @@ from urllib.parse import unquote
 from fastapi import Depends, Path
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from modelplane.domain.names import normalise_names
+from modelplane.domain.errors import ValidationError
+from modelplane.domain.names import is_valid_utf8, normalise_names
 
 API_PREFIX = "/api/"
 
@@ -38,8 +39,17 @@ class RawPathMiddleware:
 
 
 def _decoded(segment: str) -> str:
-    """A path segment as the name it stands for (NFC, as the registry stores names)."""
+    """A path segment as the name it stands for (NFC, as the registry stores names).
+
+    A segment holding NUL or bytes that are not UTF-8 names nothing the registry can hold
+    (names refuse both), and PostgreSQL cannot even compare such text: refused here, as a
+    bad value, before any lookup turns it into a driver error.
+    """
     value: str = normalise_names(unquote(segment, errors="surrogateescape"))
+    if "\x00" in value or not is_valid_utf8(value):
+        shown = segment if len(segment) <= 80 else segment[:80] + "..."
+        msg = f"The path segment {shown!r} holds NUL or bytes that are not UTF-8."
+        raise ValidationError(msg)
     return value
 
 

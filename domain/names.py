@@ -44,9 +44,18 @@ def normalise_name(name: T) -> T:
     """A name in NFC (the form the registry stores); anything else (ids, numbers) as is.
 
     Every SDK entry point that takes a name passes it through here, so that a name typed in
-    decomposed form finds, and collides with, the same name typed composed.
+    decomposed form finds, and collides with, the same name typed composed. A NUL or a lone
+    surrogate is refused here, before any lookup: no name can hold one (the registry refuses
+    them when names are made), and PostgreSQL and the UTF-8 codec would otherwise fail the
+    query instead of answering, so the same text would be "not found" on one store and an
+    internal error on another.
     """
-    if isinstance(name, str) and not unicodedata.is_normalized("NFC", name):
+    if not isinstance(name, str):
+        return name
+    if "\x00" in name or not is_valid_utf8(name):
+        msg = f"{name!r} cannot be a name: it holds a NUL or a lone surrogate."
+        raise ValidationError(msg)
+    if not unicodedata.is_normalized("NFC", name):
         return unicodedata.normalize("NFC", name)  # type: ignore[return-value]
     return name
 

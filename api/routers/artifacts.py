@@ -15,11 +15,12 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request, Response
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect
 
 from modelplane.artifacts.content_store import StoredArtifact
 from modelplane.artifacts.transfer import pack, receive
 from modelplane.backend.interface import ROLES, WRITE, PageRequest
-from modelplane.domain.errors import PermissionDeniedError, ValidationError
+from modelplane.domain.errors import NotFoundError, PermissionDeniedError, ValidationError
 from modelplane.domain.names import normalise_names
 
 from .. import schemas
@@ -116,11 +117,17 @@ def artifact_name(backend: Backend, artifact_id: UUID) -> JSON:
     return JSON(backend.artifact_name(artifact_id))
 
 
-@router.head("/artifact_store/{content_hash}", status_code=200)
+@router.head(
+    "/artifact_store/{content_hash}",
+    status_code=200,
+    response_class=Response,
+    responses={200: {"description": "The server holds this content intact (no body)."}},
+)
 def has_content(backend: Backend, state: State, content_hash: str) -> Response:
-    """200 if the server holds this content intact, else 404."""
-    found = state.artifacts.exists(content_hash) and state.artifacts.verify(content_hash)
-    return Response(status_code=200 if found else 404)
+    """200 if the server holds this content intact, else 404 (a client uploads only then)."""
+    if not (state.artifacts.exists(content_hash) and state.artifacts.verify(content_hash)):
+        raise NotFoundError(f"The server holds no content with hash {content_hash!r}.")
+    return Response(status_code=200)
 
 
 @router.get(
@@ -154,8 +161,13 @@ async def upload(
         raise PermissionDeniedError(msg)
     state.artifacts.path_for(content_hash)  # 400 for a malformed hash, before reading the body
     with tempfile.SpooledTemporaryFile(max_size=8 << 20) as spool:
-        async for chunk in request.stream():
-            spool.write(chunk)
+        try:
+            async for chunk in request.stream():
+                spool.write(chunk)
+        except ClientDisconnect:
+            # The client went away mid-body: nothing was unpacked, and nobody reads an answer;
+            # a typed refusal keeps this out of the server's log of bugs.
+            raise ValidationError("the upload was cut off before its body ended") from None
         spool.seek(0)
         await run_in_threadpool(receive, state.artifacts, content_hash, spool)  # type: ignore[arg-type]
     return Response(status_code=204)

@@ -10,6 +10,7 @@ mid-way leaves at most a temp folder, never a visible artifact.
 
 from __future__ import annotations
 
+import errno
 import os
 import tarfile
 from collections.abc import Iterator
@@ -122,7 +123,7 @@ def _unpack(source: IO[bytes], into: Path) -> None:
                 target = into / _safe_name(member.name)
                 if member.isdir():
                     target.mkdir(parents=True, exist_ok=True)
-                elif member.isreg():
+                elif member.type in _PLAIN and member.sparse is None:
                     target.parent.mkdir(parents=True, exist_ok=True)
                     extracted = archive.extractfile(member)
                     assert extracted is not None
@@ -130,12 +131,45 @@ def _unpack(source: IO[bytes], into: Path) -> None:
                         while chunk := extracted.read(_CHUNK):
                             out.write(chunk)
                 else:
-                    kind = "a link" if member.issym() or member.islnk() else "not a regular file"
-                    raise ValidationError(f"upload holds {member.name!r}, which is {kind}")
-    except (tarfile.TarError, EOFError) as error:
+                    raise ValidationError(f"upload holds {member.name!r}, which is {_kind(member)}")
+            end = archive.offset
+    except ValidationError:
+        raise
+    except (tarfile.TarError, EOFError, ValueError, OverflowError) as error:
+        # ValueError: tarfile parses some headers (sparse maps) with int() and split()
         raise ValidationError(f"the upload is not a complete tar archive ({error})") from None
-    except FileExistsError as error:
-        raise ValidationError(f"upload holds {error.filename!r} twice") from None
+    except (FileExistsError, NotADirectoryError, IsADirectoryError) as error:
+        msg = f"upload holds {error.filename!r} twice, or as both a file and a folder"
+        raise ValidationError(msg) from None
+    except OSError as error:
+        if error.errno != errno.ENAMETOOLONG:
+            raise
+        raise ValidationError("upload holds a path too long for the server's disk") from None
+    _check_end(source, end)
+
+
+#: tar member types unpacked as files: plain regular files only (a sparse file, GNU's or
+#: PAX's, would expand a small upload into as many bytes of holes as its header claims)
+_PLAIN = frozenset({tarfile.REGTYPE, tarfile.AREGTYPE})
+
+
+def _kind(member: tarfile.TarInfo) -> str:
+    if member.issym() or member.islnk():
+        return "a link"
+    if member.sparse is not None or member.type == tarfile.GNUTYPE_SPARSE:
+        return "a sparse file"
+    return "not a regular file"
+
+
+def _check_end(source: IO[bytes], end: int) -> None:
+    """Refuse an archive that stops without its end marker (two zero blocks).
+
+    tarfile reads a stream cut at a member boundary, or one whose last header is cut or
+    garbled, as a shorter archive without a word: only the marker shows it was sent whole.
+    """
+    source.seek(end)
+    if source.read(2 * tarfile.BLOCKSIZE) != bytes(2 * tarfile.BLOCKSIZE):
+        raise ValidationError("the upload is not a complete tar archive (no end marker)")
 
 
 def _safe_name(name: str) -> str:
