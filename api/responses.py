@@ -4,8 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-import orjson
 from starlette.responses import Response
+
+from modelplane.backend.jsonbody import dumps
+
+__all__ = ["JSON", "dumps"]
 
 
 class JSON(Response):
@@ -14,4 +17,4 @@ class JSON(Response):
     media_type = "application/json"
 
     def render(self, content: Any) -> bytes:
-        return orjson.dumps(content, option=orjson.OPT_NON_STR_KEYS)
+        return dumps(content)

@@ -14,6 +14,7 @@ hold that content yet, and downloads are cached by hash, so a value is fetched o
 
 from __future__ import annotations
 
+import base64
 import threading
 from collections.abc import Callable, Iterable
 from datetime import datetime
@@ -23,7 +24,6 @@ from urllib.parse import quote
 from uuid import UUID
 
 import httpx
-import orjson
 
 from modelplane.domain.errors import ValidationError
 from modelplane.domain.validation import check_int64
@@ -44,14 +44,23 @@ from ..responses import (
     StepRunResponse,
     TokenResponse,
 )
-from . import wire
+from . import jsonbody, wire
 from .errors import ServerError
-from .interface import Backend, CreatedToken, PageRequest, VersionSelector
+from .interface import (
+    Backend,
+    CreatedToken,
+    LogPage,
+    PageRequest,
+    StoredEventRow,
+    VersionSelector,
+)
 
 if TYPE_CHECKING:
     from ..artifacts.content_store import ArtifactStore, StoredArtifact
 
 API_PREFIX = "/api/v1"
+#: the most events the server sends in one page of ``GET /log``
+LOG_PAGE_LIMIT = 10_000
 _clients: dict[tuple[str, str], httpx.Client] = {}
 _lock = threading.Lock()
 
@@ -118,14 +127,14 @@ class HttpBackend(Backend):
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         if "json" in kwargs:
-            kwargs["content"] = orjson.dumps(kwargs.pop("json"))
+            kwargs["content"] = jsonbody.dumps(kwargs.pop("json"))
             kwargs["headers"] = {"Content-Type": "application/json"}
         response = self._send(method, path, **kwargs)
         if response.status_code == 204 or not response.content:
             return None
         try:
-            return orjson.loads(response.content)
-        except orjson.JSONDecodeError:
+            return jsonbody.loads(response.content)
+        except ValueError:  # orjson.JSONDecodeError and json.JSONDecodeError both are
             msg = f"{self._url} answered {method} {path} with something that is not JSON."
             raise ServerError(msg) from None
 
@@ -333,15 +342,39 @@ class HttpBackend(Backend):
         progress: Callable[[int, int], None] | None = None,
         overwrite: bool = False,
     ) -> ReplayResult:
-        if into is not None:
-            msg = (
-                "Replaying into a local file reads the store itself; against a server, "
-                "rebuild its read tables (replay without --into) or run replay on the server."
-            )
-            raise ValidationError(msg)
+        if into is not None:  # the server's log, folded here by the local replay
+            from .remote_replay import replay_into
+
+            return replay_into(self, until, into, progress, overwrite)
         body = {"until": until.isoformat() if isinstance(until, datetime) else until}
         result: ReplayResult = self._one(ReplayResult, "POST", "/replay", json=body)
         return result
+
+    def read_log(self, after: int, until: int | datetime | None, limit: int) -> LogPage:
+        start = check_int64(after, "log position")
+        if isinstance(limit, bool) or not isinstance(limit, int) or limit < 1:
+            raise ValidationError("limit must be a whole number of at least 1.")
+        if until is not None and (isinstance(until, bool) or not isinstance(until, int | datetime)):
+            msg = f"'until' must be a datetime or a log position, not {until!r}."
+            raise ValidationError(msg)
+        bound = until.isoformat() if isinstance(until, datetime) else until
+        params = self._params(after=start, until=bound, limit=min(limit, LOG_PAGE_LIMIT))
+        data = self._json("GET", "/log", params=params)
+        try:
+            events = [
+                StoredEventRow(
+                    int(e["position"]),
+                    UUID(e["originator_id"]),
+                    int(e["originator_version"]),
+                    str(e["topic"]),
+                    base64.b64decode(e["state"], validate=True),
+                )
+                for e in data["events"]
+            ]
+            return LogPage(int(data["position"]), int(data["remaining"]), events)
+        except (KeyError, TypeError, ValueError):  # binascii.Error is a ValueError
+            msg = f"{self._url} answered GET /log with something that is not a page of the log."
+            raise ServerError(msg) from None
 
     # ---------------------------------------------------------------- metadata
 
@@ -356,7 +389,7 @@ class HttpBackend(Backend):
     ) -> None:
         body = {"metadata": metadata, "run_id": run_id, "step": step}
         try:
-            content = orjson.dumps(body)
+            content = jsonbody.dumps(body)
         except TypeError as error:
             raise ValidationError(f"metadata must be JSON values: {error}") from None
         self._send("POST", path, content=content, headers={"Content-Type": "application/json"})

@@ -129,6 +129,11 @@ def test_metadata_and_events(sdk: Target, unique: str) -> None:
     assert version.run_metadata["accuracy"].history[-1].actor == sdk.actor
     with pytest.raises(ValidationError):
         log_metadata({}, model_name=unique, model_version="1")
+    # integers past 64 bits are kept exactly, also through JSON on the wire
+    exact = {"big": 2**70, "small": -(2**80), "edge": 2**64 - 1, "tag": "1" * 25}
+    log_metadata({"exact": exact}, model_name=unique, model_version="1")
+    got = client.get_model_version(unique, "1").run_metadata["exact"].value
+    assert got == exact and all(type(got[k]) is type(exact[k]) for k in exact)
 
     events = client.list_events(model=unique)
     types = [e.type for e in events]
