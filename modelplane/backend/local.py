@@ -302,9 +302,9 @@ class LocalBackend(Backend):
                 row = version_row(conn, model, selector)
                 return self._version(row, model["name"])
             position = position_at(conn, at)
-            model = model_row_at(conn, model_name_or_id, position)
-            row, stage_then = version_row_at(conn, model, selector, position)
-            return self._version(row, model["name"], stage=stage_then, as_of=position)
+            model_then = model_row_at(conn, model_name_or_id, position)
+            row, stage_then = version_row_at(conn, model_then, selector, position)
+            return self._version(row, model_then["name"], stage=stage_then, as_of=position)
 
     def get_model_version_by_id(
         self, version_id: UUID | str, deleted_ok: bool = False

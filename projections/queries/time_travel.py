@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,6 +70,12 @@ _model_named_at = select(models).where(
     .limit(1)
     .scalar_subquery()
     == bindparam("name"),
+)
+_name_at = (
+    select(MN.name)
+    .where(MN.model_id == bindparam("id"), MN.position <= _P)
+    .order_by(MN.position.desc())
+    .limit(1)
 )
 _existed = and_(
     V.model_id == bindparam("model_id"),
@@ -159,8 +166,9 @@ def as_utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
 
 
-def model_row_at(conn: Connection, name_or_id: object, position: int) -> RowMapping:
-    """The model that had this name (or id) at a log position."""
+def model_row_at(conn: Connection, name_or_id: object, position: int) -> dict[str, Any]:
+    """The model that had this name (or id) at a log position, with the name it had then
+    (a past view must not show a name given later)."""
     uid = as_uuid(name_or_id)
     row = None
     if uid is not None:
@@ -172,11 +180,12 @@ def model_row_at(conn: Connection, name_or_id: object, position: int) -> RowMapp
     if row is None:
         msg = f"No model named or with id '{name_or_id}' existed at log position {position}."
         raise NotFoundError(msg)
-    return row
+    then = conn.execute(_name_at, {"id": row["id"], "position": position}).scalar()
+    return {**row, "name": then if then is not None else row["name"]}
 
 
 def version_row_at(
-    conn: Connection, model: RowMapping, selector: object, position: int
+    conn: Connection, model: Mapping[str, Any], selector: object, position: int
 ) -> tuple[RowMapping, str]:
     """The version a selector picked at a log position, and its stage then."""
     picked = VersionSelector.parse(selector)

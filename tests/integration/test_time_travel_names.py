@@ -96,3 +96,19 @@ def test_another_model_taking_a_freed_name_is_not_the_old_one(client: Client) ->
     assert _at(client, "gone", p) == "x first"
     with pytest.raises(NotFoundError):
         _at(client, "y", p)
+
+
+def test_a_past_view_shows_the_name_the_model_had_then(client: Client) -> None:
+    """A version read as of a position carries its model's name at that position, whether
+    it is asked for by the old name, the new one (by id) or after a second rename."""
+    model = client.create_model("before-rename")
+    client.create_model_version("before-rename")
+    p1 = _head(client)
+    client.update_model("before-rename", name="after-rename")
+    p2 = _head(client)
+    client.update_model("after-rename", name="third-name")
+
+    assert client.get_model_version("before-rename", "1", at=p1).model_name == "before-rename"
+    assert client.get_model_version(model.id, "1", at=p1).model_name == "before-rename"
+    assert client.get_model_version(model.id, "1", at=p2).model_name == "after-rename"
+    assert client.get_model_version("third-name", "1").model_name == "third-name"
