@@ -64,6 +64,9 @@ def start(
         port=port,
         workers=workers,
         log_level="warning",
+        # h11 whether or not httptools is installed: its limit on a request line and headers
+        # is what stops an endless URL or header from growing a worker's memory
+        http="h11",
         h11_max_incomplete_event_size=MAX_REQUEST_LINE,
     )
 
