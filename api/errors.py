@@ -2,9 +2,9 @@
 
 The type is the exception's class name, which the HTTP backend raises again on the client
 (``modelplane.backend.wire``), so remote code catches what local code catches. Extra fields
-some errors carry (the stage and holder of ``StageOccupiedError``) travel beside them. Nothing
-unexpected leaks: a bug answers 500 with a generic message and the traceback goes to the
-server's log only.
+some errors carry (the stage and holder of ``StageOccupiedError`` and of
+``PreconditionFailedError``) travel beside them. Nothing unexpected leaks: a bug answers 500
+with a generic message and the traceback goes to the server's log only.
 """
 
 from __future__ import annotations
@@ -23,6 +23,7 @@ from modelplane.domain.errors import (
     EntityExistsError,
     NotFoundError,
     PermissionDeniedError,
+    PreconditionFailedError,
     RegistryError,
     RunEndedError,
     StageOccupiedError,
@@ -44,6 +45,7 @@ RESPONSES: dict[int | str, dict[str, Any]] = {
         (403, "The token's role does not allow this."),
         (404, "No such model, version, run, artifact or token."),
         (409, "A conflict: the name exists, the stage is held, the run has ended."),
+        (412, "A precondition failed: the stage is not held by the expected_holder."),
         (413, "The body is over the server's limit."),
         (422, "A malformed request: JSON, a parameter or a body field of the wrong type."),
         (500, "The server failed; its log says why."),
@@ -57,6 +59,7 @@ _STATUSES: tuple[tuple[type[BaseException], int], ...] = (
     (PermissionDeniedError, 403),
     (PayloadTooLargeError, 413),
     (NotFoundError, 404),
+    (PreconditionFailedError, 412),
     (StageOccupiedError, 409),
     (EntityExistsError, 409),
     (RunEndedError, 409),
@@ -82,6 +85,8 @@ def _extra(error: RegistryError) -> dict[str, Any]:
         return {"stage": error.stage, "holder": error.holder}
     if isinstance(error, RunEndedError):
         return {"status": error.status, "run_error": error.error}
+    if isinstance(error, PreconditionFailedError):
+        return {"stage": error.stage, "holder": error.holder, "expected": error.expected}
     return {}
 
 

@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, create_model
 
 from modelplane import responses
 from modelplane.backend.wire import public_fields
@@ -115,9 +115,13 @@ class ModelVersionCreate(BaseModel):
 
 
 class ModelVersionUpdate(BaseModel):
+    """``expected_holder``: promote only if ``stage`` is held by this version (name, number
+    or id), or with ``"none"`` only if it is empty; else 412 and nothing appended."""
+
     model_config = _STRICT
     stage: str | None = None
     force: bool = False
+    expected_holder: str | StrictInt | None = None
     reason: str | None = None
     name: str | None = None
     description: str | None = None
@@ -204,7 +208,8 @@ class Replay(BaseModel):
 
 class ErrorDetail(BaseModel):
     """The exception's class name (what the SDK raises again) and message; some errors carry
-    more fields (``StageOccupiedError``: ``stage``, ``holder``)."""
+    more fields (``StageOccupiedError``: ``stage``, ``holder``; ``PreconditionFailedError``:
+    ``stage``, ``holder`` (null: empty), ``expected``)."""
 
     model_config = ConfigDict(extra="allow")
     type: str

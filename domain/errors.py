@@ -42,6 +42,21 @@ class StageOccupiedError(RegistryError, RuntimeError):
         self.holder = holder
 
 
+class PreconditionFailedError(RegistryError):
+    """Raised when a promotion names the version it expects to hold the stage
+    (``expected_holder``) and another holds it, or none does: the caller decided on a state
+    that is gone, so nothing is appended. ``holder`` is the actual holder's name (None for
+    an empty stage); ``expected`` is what the caller said."""
+
+    def __init__(
+        self, message: str, *, stage: str = "", holder: str | None = None, expected: str = ""
+    ) -> None:
+        super().__init__(message)
+        self.stage = stage
+        self.holder = holder
+        self.expected = expected
+
+
 class PermissionDeniedError(RegistryError):
     """Raised when the caller's role does not allow the command (a ``read`` token writing,
     a ``write`` token moving a version into or out of a protected stage)."""

@@ -22,7 +22,14 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from . import stages
-from .errors import EntityDeletedError, EntityExistsError, NotFoundError, StageOccupiedError
+from .errors import (
+    EntityDeletedError,
+    EntityExistsError,
+    NotFoundError,
+    StageOccupiedError,
+    ValidationError,
+)
+from .expected_holder import check_holder
 from .model_card import DESCRIPTIVE_FIELDS
 from .model_version import ModelVersion
 from .names import check_version_name, edited_tags
@@ -273,6 +280,7 @@ class Model(Aggregate, created_event_name="Registered"):
         stage: object = None,
         displaced: ModelVersion | None = None,
         force: bool = False,
+        expected_holder: str | None = None,
         reason: str | None = None,
         actor: str,
     ) -> bool:
@@ -283,8 +291,11 @@ class Model(Aggregate, created_event_name="Registered"):
         refused promotion leaves the name as it was. ``name_entries`` are the index entries
         of the current name (None for a number) and of the new one (``needs_name_entries``);
         ``displaced`` is the version the promotion would move to archived
-        (``displaced_by``). Returns False when nothing changed. Save the model, the
-        version, the displaced version and the entries together.
+        (``displaced_by``). ``expected_holder`` (canonical, see ``expected_holder.py``) is
+        checked first, against this model's own holder index, so a stale caller is told so
+        (``PreconditionFailedError``) even where it would also need force. Returns False
+        when nothing changed. Save the model, the version, the displaced version and the
+        entries together.
         """
         self.check_version_live(version)
         new_name = name if name is not None and name != version.name else None
@@ -297,6 +308,12 @@ class Model(Aggregate, created_event_name="Registered"):
             if self.needs_name_entries and version.name != str(version.number):
                 self._check_entry(version.name, old_entry)
         target = None if stage is None else stages.assignable_stage(stage)
+        if expected_holder is not None:
+            if target is None:
+                raise ValidationError("expected_holder is a condition on a promotion.")
+            check_holder(
+                expected_holder, target, self._holder_of(target, version, displaced), self.name
+            )
         if target is not None:
             self._check_promotion(version, target, displaced, force, new_name or version.name)
         # Everything is checked: trigger the events.
@@ -445,6 +462,21 @@ class Model(Aggregate, created_event_name="Registered"):
         if target not in stages.EXCLUSIVE or self.stage_of_version(version) == target:
             return None
         return self.holder(target)
+
+    def _holder_of(
+        self, stage: str, version: ModelVersion, displaced: ModelVersion | None
+    ) -> ModelVersion | None:
+        """The version holding ``stage`` now: ``version`` itself, or ``displaced``, which
+        the caller loaded because ``displaced_by`` named it."""
+        holder_id = self.holder(stage)
+        if holder_id is None:
+            return None
+        if holder_id == str(version.id):
+            return version
+        if displaced is None or str(displaced.id) != holder_id:
+            msg = f"Checking {stage}'s holder needs version {holder_id}: pass it as displaced."
+            raise ValueError(msg)
+        return displaced
 
     def _check_promotion(
         self,

@@ -16,11 +16,18 @@ from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import Mapper
+from eventsourcing.persistence import IntegrityError, Mapper
 
 from . import artifact, pipeline_run, stages
 from .artifact import Artifact, StoredValue
-from .errors import EntityExistsError, NotFoundError, ValidationError
+from .errors import (
+    EntityExistsError,
+    NotFoundError,
+    PreconditionFailedError,
+    StageOccupiedError,
+    ValidationError,
+)
+from .expected_holder import check_expected_holder
 from .model import Model, ModelName, model_name_id
 from .model_version import ModelVersion
 from .names import check_name, check_tags, check_version_name, is_ascii_digits, normalise_name
@@ -155,16 +162,24 @@ class Registry(RetryingApplication):
         remove_tags: Iterable[str] | None = None,
         stage: object = None,
         force: bool = False,
+        expected_holder: object = None,
         reason: str | None = None,
         actor: str,
     ) -> int | None:
         """Every change to one version as one command: all its events are appended, or none
-        (``Model.update_version``). Returns None when nothing changed."""
+        (``Model.update_version``). Returns None when nothing changed.
+
+        ``expected_holder`` is checked by the model in this command, so the check and the
+        promotion are one append: a writer that moved the stage in between makes the save
+        conflict, and the re-run checks again. A refusal is only as fresh as the model it was
+        checked on, and a cached model may be behind another process's writes: a refusal
+        made on a model the log has moved past re-runs on the log's state instead."""
         if name is not None:
             name = check_version_name(name)
         check_text(description, "description")
         check_text(reason, "reason")
         target = None if stage is None else stages.assignable_stage(stage)
+        expected = check_expected_holder(expected_holder, target)
         to_add, to_remove = check_tags(add_tags), check_tags(remove_tags)
         model, version = self.live_version(version_id)
         holder_id = None if target is None else model.displaced_by(version, target)
@@ -175,19 +190,24 @@ class Registry(RetryingApplication):
                 self._version_name_entry(model, version.name),
                 self._version_name_entry(model, name, new_unless_cached=True),
             )
-        changed = model.update_version(
-            version,
-            name=name,
-            name_entries=entries,
-            description=description,
-            add_tags=to_add,
-            remove_tags=to_remove,
-            stage=target,
-            displaced=displaced,
-            force=force,
-            reason=reason,
-            actor=actor,
-        )
+        try:
+            changed = model.update_version(
+                version,
+                name=name,
+                name_entries=entries,
+                description=description,
+                add_tags=to_add,
+                remove_tags=to_remove,
+                stage=target,
+                displaced=displaced,
+                force=force,
+                expected_holder=expected,
+                reason=reason,
+                actor=actor,
+            )
+        except (PreconditionFailedError, StageOccupiedError):
+            self._rerun_if_stale(model)
+            raise
         if not changed:
             return None
         return self._position(self.save(model, version, displaced, *(entries or ())))
@@ -198,13 +218,28 @@ class Registry(RetryingApplication):
         stage: object,
         *,
         force: bool = False,
+        expected_holder: object = None,
         reason: str | None = None,
         actor: str,
     ) -> int | None:
         """Move a version into a stage; with ``force`` the current holder is archived."""
         if stage is None:
             raise ValidationError("A stage is required.")
-        return self.update_version(version_id, stage=stage, force=force, reason=reason, actor=actor)
+        return self.update_version(
+            version_id,
+            stage=stage,
+            force=force,
+            expected_holder=expected_holder,
+            reason=reason,
+            actor=actor,
+        )
+
+    def _rerun_if_stale(self, model: Model) -> None:
+        """Turn a refusal checked on a model the log has moved past into a lost race (the
+        command re-runs on the log's state, see ``retrying.py``); one read, refusals only."""
+        if self.recorder.select_events(model.id, gt=model.version, limit=1):
+            msg = f"Model {model.id} changed since it was cached."
+            raise IntegrityError(msg)
 
     @command
     def delete_version(self, version_id: UUID, *, actor: str, reason: str | None = None) -> int:

@@ -7,7 +7,7 @@ on a local store or on a server, with the same checks and errors either way.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -172,7 +172,14 @@ class Client:
         paging = PageRequest(page, size, cursor)
         return self._backend.list_model_versions(model_name_or_id, stage, tag, name, paging)
 
-    @normalises_names("model_name_or_id", "version_name_or_id", "name", "add_tags", "remove_tags")
+    @normalises_names(
+        "model_name_or_id",
+        "version_name_or_id",
+        "name",
+        "add_tags",
+        "remove_tags",
+        "expected_holder",
+    )
     def update_model_version(
         self,
         model_name_or_id: str | UUID,
@@ -184,13 +191,19 @@ class Client:
         description: str | None = None,
         add_tags: Iterable[str] | None = None,
         remove_tags: Iterable[str] | None = None,
+        expected_holder: str | int | UUID | None = None,
     ) -> ModelVersionResponse:
+        """Change a version; ``expected_holder`` (a version name, number or id, or ``"none"``
+        for an empty stage) makes a promotion conditional: if ``stage`` is held otherwise
+        when the promotion is appended, ``PreconditionFailedError`` and nothing changes, so
+        a job that decided on what it read never undoes a promotion made since."""
         version_id = self.get_model_version(model_name_or_id, version_name_or_id).id
         # One command: a rename, tags and a promotion are appended together or not at all.
         return self._backend.update_model_version(
             version_id,
             stage=stage,
             force=force,
+            expected_holder=expected_holder,
             reason=reason,
             name=name,
             description=description,
@@ -226,6 +239,23 @@ class Client:
     ) -> list[LoggedEvent]:
         """The raw log from a position on, optionally only one model's events (every life)."""
         return self._backend.list_events(model, after, limit)
+
+    @normalises_names("model")
+    def follow_events(
+        self,
+        after: int | None = None,
+        model: str | UUID | None = None,
+        types: str | Iterable[str] | None = None,
+    ) -> Iterator[LoggedEvent]:
+        """The events after ``after`` (None: only those appended from now on), then each new
+        one as it is appended, forever: stop by leaving the loop (or ``close()``).
+
+        ``model`` keeps one model's events (every life of its name), ``types`` some event
+        types (``"Model.StageChanged"``). Remotely it reads ``GET /events/stream`` and, when
+        the connection drops, resumes after the last event it yielded; locally it polls the
+        log. Bad arguments raise here, before the first event.
+        """
+        return self._backend.follow_events(after, model, types)
 
     def rebuild_projections(
         self,

@@ -187,12 +187,25 @@ class Model:
         return self._resolve().pipeline_runs
 
     def set_stage(
-        self, stage: ModelStages | str, force: bool = False, reason: str | None = None
+        self,
+        stage: ModelStages | str,
+        force: bool = False,
+        reason: str | None = None,
+        expected_holder: str | int | UUID | None = None,
     ) -> None:
-        """Promote this version; an occupied staging/production needs ``force=True``."""
+        """Promote this version; an occupied staging/production needs ``force=True``.
+
+        ``expected_holder``: only if the stage is still held by that version (``"none"``:
+        still empty), else ``PreconditionFailedError`` (see ``Client.update_model_version``).
+        """
         version = self._resolve()
         Client().update_model_version(
-            version.model_id, version.id, stage=stage, force=force, reason=reason
+            version.model_id,
+            version.id,
+            stage=stage,
+            force=force,
+            reason=reason,
+            expected_holder=expected_holder,
         )
 
 

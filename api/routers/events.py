@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import re
+import time
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 from fastapi import APIRouter, Depends, Header, Query, Request
 from fastapi.responses import StreamingResponse
 from starlette.concurrency import run_in_threadpool
 
+from modelplane import config
+from modelplane.backend.follow import check_types
 from modelplane.backend.local import EVENTS_TABLE
 from modelplane.backend.tokens import authenticate
 from modelplane.backend.wire import encode
@@ -24,6 +28,9 @@ from ..errors import RESPONSES
 from ..responses import JSON, dumps
 from ..state import ServerState, server_state
 
+if TYPE_CHECKING:
+    from modelplane.responses import LoggedEvent
+
 router = APIRouter(tags=["events"], responses=RESPONSES)
 
 Position = Annotated[int | None, Query(ge=0, le=2**63 - 1)]
@@ -31,6 +38,26 @@ Position = Annotated[int | None, Query(ge=0, le=2**63 - 1)]
 POLL_SECONDS = 0.25
 STREAM_BATCH = 500
 _DIGITS = re.compile(r"[0-9]{1,19}")
+#: an idle stream sends a comment this often, so proxies and clients see it is alive
+DEFAULT_KEEPALIVE_SECONDS = 15.0
+
+
+def _keepalive_seconds() -> float:
+    """``MODELPLANE_STREAM_KEEPALIVE_SECONDS``, read once as each server process starts."""
+    raw = os.environ.get("MODELPLANE_STREAM_KEEPALIVE_SECONDS")
+    if not raw:
+        return DEFAULT_KEEPALIVE_SECONDS
+    try:
+        value = float(raw)
+    except ValueError:
+        value = -1.0
+    if not 0 < value <= 3600:
+        msg = f"MODELPLANE_STREAM_KEEPALIVE_SECONDS must be seconds in (0, 3600], not {raw!r}."
+        raise config.ConfigError(msg)
+    return value
+
+
+KEEPALIVE_SECONDS = _keepalive_seconds()
 
 
 @router.get("/events", response_model=list[schemas.LoggedEvent])  # type: ignore[valid-type]
@@ -57,15 +84,21 @@ async def stream_events(
     backend: Backend,
     model: str | None = None,
     after: Position = None,
+    types: Annotated[list[str] | None, Query(alias="type")] = None,
     last_event_id: Annotated[str | None, Header(max_length=32)] = None,
 ) -> StreamingResponse:
     """Each new event as one ``data:`` line of JSON, its position as the SSE ``id``.
 
     Starts after the ``Last-Event-ID`` a reconnecting client sends (it repeats the URL it
     first asked, so the header wins over ``after``), else after ``after``, else at the end of
-    the log (only new events). The token is checked again on every poll: a revoked token's
-    stream ends.
+    the log (only new events). The first message is an ``id:`` alone, the position the stream
+    starts after: it dispatches no event, but a client that reconnects before any event came
+    resumes there rather than at a later end of the log. ``type=`` (repeated, or
+    comma-separated) keeps only those event types. An idle stream sends a ``: keep-alive``
+    comment every ``KEEPALIVE_SECONDS``. The token is checked again on every poll: a revoked
+    token's stream ends.
     """
+    wanted = check_types(types)
     start = after
     if last_event_id and last_event_id.strip():  # an empty one: no event was received yet
         start = _resumed_from(last_event_id)
@@ -80,7 +113,8 @@ async def stream_events(
 
     async def events() -> AsyncIterator[bytes]:
         position = start
-        yield b": modelplane event stream\n\n"
+        yield b": modelplane event stream\nid: %d\n\n" % position
+        sent = time.monotonic()
         while not await request.is_disconnected():
             if await run_in_threadpool(authenticate, state.store, token) is None:
                 yield b'event: error\ndata: {"type": "AuthenticationError"}\n\n'
@@ -94,15 +128,29 @@ async def stream_events(
                 yield b"event: error\ndata: %s\n\n" % dumps(body)
                 return
             for event in batch:
-                data = dumps(encode(event))  # exact big integers, as GET /events
-                yield b"id: %d\ndata: %s\n\n" % (event.position, data)
                 position = event.position
+                if wanted is not None and event.type not in wanted:
+                    continue
+                data = dumps(_streamed(event))
+                yield b"id: %d\ndata: %s\n\n" % (event.position, data)
+                sent = time.monotonic()
             if len(batch) < STREAM_BATCH:
+                if time.monotonic() - sent + POLL_SECONDS >= KEEPALIVE_SECONDS:
+                    yield b": keep-alive\n\n"
+                    sent = time.monotonic()
                 await asyncio.sleep(POLL_SECONDS)
 
     del who  # authenticated by the dependency before the stream starts
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+def _streamed(event: LoggedEvent) -> dict[str, Any]:
+    """The event as ``GET /events`` has it (exact big integers), plus ``model``: the id of
+    the model it belongs to, under the name the stream's documented shape gives it."""
+    data: dict[str, Any] = encode(event)
+    data.setdefault("model", data.get("model_id"))
+    return data
 
 
 def _resumed_from(last_event_id: str) -> int:

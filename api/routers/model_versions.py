@@ -80,6 +80,7 @@ def update_model_version(
         version_id,
         stage=body.stage,
         force=body.force,
+        expected_holder=normalise_names(body.expected_holder),
         reason=body.reason,
         name=normalise_names(body.name),
         description=body.description,

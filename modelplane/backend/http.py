@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import base64
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,6 +61,8 @@ if TYPE_CHECKING:
 API_PREFIX = "/api/v1"
 #: the most events the server sends in one page of ``GET /log``
 LOG_PAGE_LIMIT = 10_000
+#: an event stream silent this long (the server sends a keep-alive every 15 s) is dropped
+STREAM_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 _clients: dict[tuple[str, str], httpx.Client] = {}
 _lock = threading.Lock()
 
@@ -276,6 +278,7 @@ class HttpBackend(Backend):
         *,
         stage: str | None = None,
         force: bool = False,
+        expected_holder: str | int | UUID | None = None,
         reason: str | None = None,
         name: str | None = None,
         description: str | None = None,
@@ -287,6 +290,7 @@ class HttpBackend(Backend):
             "force": bool(force),
             "reason": reason,
             "name": name,
+            "expected_holder": None if expected_holder is None else _holder_text(expected_holder),
             "description": description,
             "add_tags": _listed(add_tags),
             "remove_tags": _listed(remove_tags),
@@ -334,6 +338,43 @@ class HttpBackend(Backend):
                 break
             start = batch[-1].position
         return events
+
+    def follow_events(
+        self, after: int | None, model: str | UUID | None, types: Iterable[str] | None
+    ) -> Iterator[LoggedEvent]:
+        from .follow import check_position, check_types, read_stream
+
+        wanted = check_types(types)
+        query: dict[str, Any] = self._params(model=model)
+        if wanted:
+            query["type"] = sorted(wanted)
+        start = None if after is None else check_position(after)
+
+        def connect(last: int | None) -> httpx.Response:
+            params, headers = dict(query), {}
+            if last is not None:  # the header is what a reconnect resumes from
+                params["after"] = headers["Last-Event-ID"] = str(last)
+            request = self._http.build_request(
+                "GET", "/events/stream", params=params, headers=headers, timeout=STREAM_TIMEOUT
+            )
+            try:
+                response = self._http.send(request, stream=True)
+            except httpx.HTTPError as error:
+                msg = f"Could not reach the modelplane server at {self._url}: {error}"
+                raise ServerError(msg) from None
+            if response.status_code != 200:
+                response.read()
+                response.close()
+                raise wire.error_from(response.status_code, _json_or_none(response))
+            return response
+
+        def decode(data: str) -> LoggedEvent:
+            return wire.decode(LoggedEvent, jsonbody.loads(data.encode()), self)
+
+        def error(body: dict[str, Any]) -> Exception:
+            return wire.error_from(500, body)
+
+        return read_stream(connect, connect(start), decode, error, start)
 
     def rebuild_projections(
         self,
@@ -621,6 +662,13 @@ class HttpBackend(Backend):
 
 def _listed(values: Iterable[str] | None) -> list[str] | None:
     return None if values is None else list(values)
+
+
+def _holder_text(value: object) -> str | int:
+    """An ``expected_holder`` as the body field takes it (refused here as local mode does)."""
+    if isinstance(value, bool) or not isinstance(value, (str, int, UUID)):
+        raise ValidationError("expected_holder must be a version name, number or id, or 'none'.")
+    return value if isinstance(value, (str, int)) else str(value)
 
 
 def _at_param(at: datetime | int | None) -> dict[str, str]:

@@ -19,7 +19,7 @@ Names and selectors arrive already normalised (``Client`` does that, once, for b
 from __future__ import annotations
 
 import abc
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -192,6 +192,7 @@ class Backend(abc.ABC):
         *,
         stage: str | None = None,
         force: bool = False,
+        expected_holder: str | int | UUID | None = None,
         reason: str | None = None,
         name: str | None = None,
         description: str | None = None,
@@ -213,6 +214,13 @@ class Backend(abc.ABC):
     def list_events(
         self, model: str | UUID | None, after: int | None, limit: int
     ) -> list[LoggedEvent]: ...
+
+    @abc.abstractmethod
+    def follow_events(
+        self, after: int | None, model: str | UUID | None, types: Iterable[str] | None
+    ) -> Iterator[LoggedEvent]:
+        """The events after ``after`` (None: from the end of the log now), then each new one,
+        forever; the arguments are checked (and a stream opened) before this returns."""
 
     @abc.abstractmethod
     def rebuild_projections(

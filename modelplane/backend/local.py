@@ -17,7 +17,7 @@ that use them: ``Client()`` builds a backend, and must stay cheap to import and 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -343,6 +343,7 @@ class LocalBackend(Backend):
         *,
         stage: str | None = None,
         force: bool = False,
+        expected_holder: str | int | UUID | None = None,
         reason: str | None = None,
         name: str | None = None,
         description: str | None = None,
@@ -361,6 +362,7 @@ class LocalBackend(Backend):
             remove_tags=remove_tags,
             stage=stage,
             force=force,
+            expected_holder=expected_holder,
             reason=reason,
             actor=self.actor,
         )
@@ -457,6 +459,21 @@ class LocalBackend(Backend):
                 )
             )
         return events
+
+    def follow_events(
+        self, after: int | None, model: str | UUID | None, types: Iterable[str] | None
+    ) -> Iterator[LoggedEvent]:
+        from modelplane.projections.log import EventLog
+
+        from .follow import check_position, check_types, poll
+
+        wanted = check_types(types)
+        if after is None:
+            with self._store.read() as conn:
+                after = EventLog.named(EVENTS_TABLE).head(conn)
+        start = check_position(after)
+        self.list_events(model, start, 1)  # role, model and position checked before following
+        return poll(lambda position, limit: self.list_events(model, position, limit), start, wanted)
 
     def rebuild_projections(
         self,

@@ -139,6 +139,7 @@ def error_from(status: int, body: Any) -> Exception:
     from modelplane.domain.errors import (
         NotFoundError,
         PermissionDeniedError,
+        PreconditionFailedError,
         RunEndedError,
         StageOccupiedError,
         ValidationError,
@@ -153,6 +154,14 @@ def error_from(status: int, body: Any) -> Exception:
     if kind == "StageOccupiedError":
         stage, holder = str(error.get("stage", "")), str(error.get("holder", ""))
         return StageOccupiedError(message, stage=stage, holder=holder)
+    if kind == "PreconditionFailedError":
+        held = error.get("holder")
+        return PreconditionFailedError(
+            message,
+            stage=str(error.get("stage", "")),
+            holder=None if held is None else str(held),
+            expected=str(error.get("expected", "")),
+        )
     if kind == "RunEndedError":
         ended, why = str(error.get("status", "")), error.get("run_error")
         return RunEndedError(message, status=ended, error=why)

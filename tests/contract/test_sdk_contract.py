@@ -15,6 +15,7 @@ from modelplane.enums import ModelStages
 from modelplane.exceptions import (
     EntityExistsError,
     NotFoundError,
+    PreconditionFailedError,
     StageOccupiedError,
     ValidationError,
 )
@@ -227,3 +228,43 @@ def test_tokens_and_actor(sdk: Target, unique: str) -> None:
     with pytest.raises(NotFoundError):
         client.backend.revoke_token(unique)
     assert client.backend.actor == sdk.actor
+
+
+def test_conditional_promotion(sdk: Target, unique: str) -> None:
+    client = Client()
+    client.create_model(unique)
+    one = client.create_model_version(unique)
+    client.create_model_version(unique, name="rc")
+    client.update_model_version(unique, "1", stage="production", expected_holder="none")
+
+    def log_size() -> int:
+        return len(client.list_events(model=unique, limit=1000))
+
+    before = log_size()
+    with pytest.raises(PreconditionFailedError) as stale:
+        client.update_model_version(
+            unique, "rc", stage="production", force=True, expected_holder="none"
+        )
+    error = stale.value
+    assert type(error) is PreconditionFailedError  # the same class through a server
+    assert (error.stage, error.holder, error.expected) == ("production", "1", "none")
+    assert "held by version '1'" in str(error)
+    with pytest.raises(PreconditionFailedError, match="is empty"):
+        Model(name=unique, version="rc").set_stage("staging", expected_holder=one.id)
+    with pytest.raises(StageOccupiedError):  # a matching holder still needs force
+        client.update_model_version(unique, "rc", stage="production", expected_holder=1)
+    with pytest.raises(ValidationError):
+        client.update_model_version(unique, "rc", stage="archived", expected_holder="1")
+    assert log_size() == before  # nothing appended by any refusal
+    assert client.get_model_version(unique, "production").name == "1"
+
+    promoted = client.update_model_version(
+        unique, "rc", stage="production", force=True, expected_holder=one.id
+    )
+    assert promoted.stage is ModelStages.PRODUCTION
+    Model(name=unique, version="1").set_stage("staging", expected_holder="none")
+    assert [(h.version, h.stage) for h in client.get_stage_history(unique)][-3:] == [
+        ("1", ModelStages.ARCHIVED),
+        ("rc", ModelStages.PRODUCTION),
+        ("1", ModelStages.STAGING),
+    ]

@@ -8,6 +8,7 @@ and a deadline on each collection, so a missing event fails the test instead of 
 
 from __future__ import annotations
 
+import itertools
 import time
 import uuid
 from collections.abc import Iterator
@@ -42,11 +43,15 @@ class Stream:
         self.response = response
         self._lines = response.iter_lines()
 
-    def next(self) -> Sse | None:
-        """The next message (comments skipped), or None when the server ended the stream."""
+    def next(self, with_data: bool = True) -> Sse | None:
+        """The next message (comments skipped; without ``with_data``, an ``id:`` alone too),
+        or None when the server ended the stream."""
         fields: dict[str, list[str]] = {}
         for line in self._lines:
             if line == "":
+                if with_data and "data" not in fields:
+                    fields = {}  # an id alone dispatches no event, as EventSource has it
+                    continue
                 if fields:
                     data = "\n".join(fields.get("data", []))
                     return Sse(_last(fields, "id"), _last(fields, "event"), data)
@@ -108,7 +113,8 @@ def logged(server: RunningServer, after: int = 0, **params: Any) -> list[dict[st
         params={"after": after, "limit": 10_000, **params},
     )
     assert response.status_code == 200, response.text
-    return list(response.json())
+    # the stream adds ``model``: the model's id, as ``model_id`` has it
+    return [{**event, "model": event["model_id"]} for event in response.json()]
 
 
 def head(server: RunningServer) -> int:
@@ -158,7 +164,9 @@ def test_new_writes_arrive_once_in_log_order(
     assert got == expected  # positions, types, timestamps, actors, models, payloads
     assert [e["position"] for e in got] == sorted({e["position"] for e in got})
     assert {e["actor"] for e in got if e["type"].startswith("Model.")} == {"sse-writer"}
-    assert {"position", "type", "timestamp", "actor", "model_id", "payload"} <= set(got[0])
+    assert {"position", "type", "timestamp", "actor", "model", "model_id", "payload"} <= set(
+        got[0]
+    )
 
 
 def test_metadata_past_64_bits_is_streamed_exactly(
@@ -290,3 +298,123 @@ def test_a_stream_sees_writes_made_through_either_worker(two_workers: RunningSer
         assert len(expected) >= 24
         for events in (first, second, third):
             assert events.events(len(expected)) == expected
+
+
+def test_the_type_filter(store_server: RunningServer, writer: str, reader: str) -> None:
+    model = f"m-{uuid.uuid4().hex[:8]}"
+    start = head(store_server)
+    wanted = ["Model.StageChanged", "Model.VersionAdded"]
+    with stream(store_server, reader, after=start, type=wanted) as events:
+        write_history(store_server, writer, model)
+        expected = [e for e in logged(store_server, start) if e["type"] in wanted]
+        assert {e["type"] for e in expected} == set(wanted)  # both kinds were written
+        got = events.events(len(expected))
+    assert got == expected
+    # one type, and several in one comma-separated value, with the model filter beside it
+    with stream(store_server, reader, after=start, type="Model.StageChanged", model=model) as one:
+        changes = [e for e in expected if e["type"] == "Model.StageChanged"]
+        assert one.events(len(changes)) == changes
+    with stream(store_server, reader, after=start, type=",".join(wanted)) as both:
+        assert both.events(len(expected)) == expected
+
+
+@pytest.mark.parametrize(
+    "types", [["Model.Nope"], ["Model.StageChanged", "nope"], ["modelplane:Model.StageChanged"]]
+)
+def test_an_unknown_type_is_refused_before_streaming(
+    store_server: RunningServer, reader: str, types: list[str]
+) -> None:
+    before = head(store_server)
+    response = call(store_server, "GET", "/events/stream", reader, params={"type": types})
+    error = assert_error(response, 400, "ValidationError")
+    assert "Model.StageChanged" in error["message"]  # it lists what the log holds
+    assert head(store_server) == before
+
+
+def test_the_sse_shape_on_the_wire(store_server: RunningServer, writer: str, reader: str) -> None:
+    """Raw lines: an opening comment and ``id:`` (where the stream starts), then per event
+    exactly ``id: <position>``, one ``data:`` line of JSON with the documented fields, and a
+    blank line."""
+    start = head(store_server)
+    model = f"m-{uuid.uuid4().hex[:8]}"
+    timeout = httpx.Timeout(READ_TIMEOUT, connect=5.0)
+    with (
+        httpx.Client(base_url=store_server.url + API, timeout=timeout) as client,
+        client.stream("GET", "/events/stream", headers=bearer(reader)) as response,
+    ):
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "no-cache"
+        lines = response.iter_lines()
+        assert next(lines).startswith(": ")
+        assert next(lines) == f"id: {start}"  # no after: the end of the log when it opened
+        assert next(lines) == ""
+        response_ = call(store_server, "POST", "/models", writer, json={"name": model})
+        assert response_.status_code == 201, response_.text
+        expected = logged(store_server, start)
+        for event in expected:
+            line = next(lines)
+            while line.startswith(":"):  # a keep-alive may come between events
+                assert next(lines) == ""
+                line = next(lines)
+            assert line == f"id: {event['position']}"
+            data = next(lines)
+            assert data.startswith("data: ")
+            got = orjson.loads(data.removeprefix("data: "))
+            assert got == event
+            assert next(lines) == ""
+    registered = [e for e in expected if e["type"] == "Model.Registered"]
+    assert registered and registered[0]["model"] == registered[0]["model_id"] is not None
+    assert {"position", "type", "timestamp", "actor", "model", "payload"} <= set(registered[0])
+    assert registered[0]["actor"] == "sse-writer"
+
+
+def test_a_reconnect_before_any_event_resumes_where_the_stream_began(
+    store_server: RunningServer, writer: str, reader: str
+) -> None:
+    """A stream opened without ``after`` names its start in its first ``id:``; a client
+    that loses it before any event resumes from there and misses nothing written between."""
+    with stream(store_server, reader) as events:
+        opening = events.next(with_data=False)
+        assert opening is not None and opening.id is not None and opening.data == ""
+        began = int(opening.id)
+    write_history(store_server, writer, f"m-{uuid.uuid4().hex[:8]}")
+    expected = logged(store_server, began)
+    with stream(store_server, reader, headers={"Last-Event-ID": str(began)}) as events:
+        assert events.events(len(expected)) == expected
+
+
+@pytest.fixture(scope="module")
+def quick_keepalive(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
+    env = {"MODELPLANE_STREAM_KEEPALIVE_SECONDS": "0.5"}
+    with started(tmp_path_factory, extra_env=env) as running:
+        yield running
+
+
+def test_an_idle_stream_sends_keep_alive_comments(quick_keepalive: RunningServer) -> None:
+    token = make_token(quick_keepalive, "read", "idle")
+    timeout = httpx.Timeout(5.0, connect=5.0)  # far longer than the interval: must not fire
+    seen: list[float] = []
+    deadline = time.monotonic() + DEADLINE
+    with (
+        httpx.Client(base_url=quick_keepalive.url + API, timeout=timeout) as client,
+        client.stream("GET", "/events/stream", headers=bearer(token)) as response,
+    ):
+        for line in response.iter_lines():
+            assert time.monotonic() < deadline, "no keep-alives came"
+            assert not line.startswith("data:"), line  # nothing was written
+            if line == ": keep-alive":
+                seen.append(time.monotonic())
+                if len(seen) == 4:
+                    break
+    gaps = [b - a for a, b in itertools.pairwise(seen)]
+    assert all(gap < 3.0 for gap in gaps), gaps  # about 0.5 s each; loose for slow machines
+
+
+def test_a_bad_keep_alive_setting_stops_the_server_at_start(
+    tmp_path_factory: pytest.TempPathFactory,
+) -> None:
+    with (
+        pytest.raises(RuntimeError, match="MODELPLANE_STREAM_KEEPALIVE_SECONDS"),
+        started(tmp_path_factory, extra_env={"MODELPLANE_STREAM_KEEPALIVE_SECONDS": "-1"}),
+    ):
+        pass

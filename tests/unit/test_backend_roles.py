@@ -65,6 +65,7 @@ QUERIES: dict[str, Call] = {
     ),
     "get_stage_history": lambda b, w: b.get_stage_history("iris", None, None),
     "list_events": lambda b, w: b.list_events(None, None, 10),
+    "follow_events": lambda b, w: b.follow_events(0, None, None).close(),  # type: ignore[attr-defined]
     "metadata_of": lambda b, w: b.metadata_of(w.v1),
     "get_artifact_version": lambda b, w: b.get_artifact_version("dataset", None),
     "list_artifact_versions": lambda b, w: b.list_artifact_versions(None, PageRequest()),

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import time
+from collections import deque
 from typing import Annotated, Any
 
 import typer
@@ -42,44 +42,52 @@ def events(
     The write side's bookkeeping events (the name indexes ``ModelName.*`` and
     ``VersionName.*``, and ``ModelVersion.StageSet``) repeat an event next to them and are
     shown with ``--wide`` or ``--json`` only. ``--json`` prints every event with its
-    whole payload (without the event store's ``class_version``).
+    whole payload (without the event store's ``class_version``). ``--follow`` then prints
+    each new event as it is appended (remotely from the server's event stream, resuming
+    after a dropped connection) until Ctrl-C.
     """
     from ..event_summary import Describer, is_bookkeeping, public_payload
 
     client = sdk.client()
     describer = Describer(client.backend, show_model=model is None)
-    position = after
-    while True:
-        batch = client.list_events(model=model, after=position, limit=limit)
+
+    def show(batch: list[Any], context: list[Any] | None = None) -> None:
         if as_json:
             for event in batch:
                 data = render.plain(event)
                 data["payload"] = public_payload(data["payload"])
                 render.print_json_line(data)
-        else:
-            shown = [e for e in batch if wide or not is_bookkeeping(e)]
-            rows = [
-                (
-                    e.position,
-                    render.when(e.timestamp),
-                    describer.actor(e, batch),
-                    e.type,
-                    describer.summary(e),
-                    *((render.payload(public_payload(e.payload)),) if wide else ()),
-                )
-                for e in shown
-            ]
-            if follow:
-                for row in rows:
-                    print("\t".join(render.visible(cell) for cell in row), flush=True)
-            else:
-                _event_table(rows, wide)
-        if batch:
-            position = batch[-1].position
-        if not follow:
             return
-        if len(batch) < limit:
-            time.sleep(0.5)
+        shown = [e for e in batch if wide or not is_bookkeeping(e)]
+        rows = [
+            (
+                e.position,
+                render.when(e.timestamp),
+                describer.actor(e, context or batch),
+                e.type,
+                describer.summary(e),
+                *((render.payload(public_payload(e.payload)),) if wide else ()),
+            )
+            for e in shown
+        ]
+        if follow:
+            for row in rows:
+                print("\t".join(render.visible(cell) for cell in row), flush=True)
+        else:
+            _event_table(rows, wide)
+
+    if not follow:
+        show(client.list_events(model=model, after=after, limit=limit))
+        return
+    # remotely the server's event stream, locally a poll of the log; Ctrl-C ends it (130)
+    stream = client.follow_events(after=after, model=model)
+    recent: deque[Any] = deque(maxlen=64)  # an event's transaction, for who did it
+    try:
+        for event in stream:
+            recent.append(event)
+            show([event], list(recent))
+    finally:
+        stream.close()  # type: ignore[attr-defined]
 
 
 def _event_table(rows: list[tuple[Any, ...]], wide: bool) -> None:

@@ -154,6 +154,14 @@ def update_version(
         str | None, typer.Option(help=f"Move the version into this stage: {STAGE_CHOICES}.")
     ] = None,
     force: Annotated[bool, force_option("Archive the current holder.")] = False,
+    expect_holder: Annotated[
+        str | None,
+        typer.Option(
+            "--expect-holder",
+            help="Promote only if --stage is held by this version (name, number or id), or "
+            "with 'none' only if it is empty; refused otherwise, changing nothing.",
+        ),
+    ] = None,
     reason: ReasonOpt = None,
     new_name: Annotated[str | None, typer.Option("--name", help="Rename the version.")] = None,
     description: VersionDescriptionOpt = None,
@@ -166,6 +174,8 @@ def update_version(
     Promoting into a stage another version holds asks first on a terminal, and is refused
     elsewhere unless ``--force`` is given.
     """
+    if expect_holder is not None and stage is None:
+        raise ValidationError("--expect-holder is a condition on a promotion: pass --stage too.")
     client = sdk.client()
     found = _get_version(client, name, version)
 
@@ -178,6 +188,7 @@ def update_version(
             stage=stage,
             force=forced,
             reason=reason,
+            expected_holder=expect_holder,
             name=new_name,
             description=description,
             add_tags=add_tag,
