@@ -205,10 +205,14 @@ class Registry(RetryingApplication):
                 reason=reason,
                 actor=actor,
             )
-        except (PreconditionFailedError, StageOccupiedError):
-            self._rerun_if_stale(model)
+        except (PreconditionFailedError, StageOccupiedError, ValueError):
+            # ValueError: the cached model and version disagree on who holds the stage
+            self._rerun_if_stale(model, version, displaced)
             raise
         if not changed:
+            # "already so" decided on cached aggregates saves nothing, so no conflict would
+            # catch a stale copy: check them against the log before answering
+            self._rerun_if_stale(model, version, displaced)
             return None
         return self._position(self.save(model, version, displaced, *(entries or ())))
 
@@ -234,12 +238,16 @@ class Registry(RetryingApplication):
             actor=actor,
         )
 
-    def _rerun_if_stale(self, model: Model) -> None:
-        """Turn a refusal checked on a model the log has moved past into a lost race (the
-        command re-runs on the log's state, see ``retrying.py``); one read, refusals only."""
-        if self.recorder.select_events(model.id, gt=model.version, limit=1):
-            msg = f"Model {model.id} changed since it was cached."
-            raise IntegrityError(msg)
+    def _rerun_if_stale(self, *aggregates: Any) -> None:
+        """Turn a refusal checked on cached aggregates the log has moved past into a lost race
+        (the command re-runs on the log's state, see ``retrying.py``); one read per
+        aggregate, refusals only."""
+        for aggregate in aggregates:
+            if aggregate is None:
+                continue
+            if self.recorder.select_events(aggregate.id, gt=aggregate.version, limit=1):
+                msg = f"{type(aggregate).__name__} {aggregate.id} changed since it was cached."
+                raise IntegrityError(msg)
 
     @command
     def delete_version(self, version_id: UUID, *, actor: str, reason: str | None = None) -> int:
