@@ -146,7 +146,10 @@ def test_follow_as_rows_then_ctrl_c(target: Target) -> None:
     try:
         lines = read_lines(proc, lambda got: len(got) >= 1)  # the registration, from after=0
         client.create_model_version(name, name="v7")
-        lines = lines + read_lines(proc, lambda got: any("v7" in line for line in got))
+        # the version's own event is the last of the two its creation appends
+        lines = lines + read_lines(
+            proc, lambda got: any("ModelVersion.Created" in line for line in got)
+        )
         rows = [line.split("\t") for line in lines]
         assert all(len(row) == 5 for row in rows), rows  # position, time, actor, type, summary
         assert rows[0][3] == "Model.Registered" and name in rows[0][4], rows
