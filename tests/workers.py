@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import queue
 import sys
 import traceback
 from multiprocessing.context import ForkServerContext
@@ -40,6 +41,37 @@ def context() -> ForkServerContext:
     assert isinstance(ctx, ForkServerContext)
     ctx.set_forkserver_preload(PRELOAD)
     return ctx
+
+
+def race(
+    ctx: ForkServerContext, target: Any, args_for: list[tuple[Any, ...]], timeout: float
+) -> list[tuple[Any, ...]]:
+    """Start one ``target`` process per argument tuple (each also gets the shared barrier and
+    the result queue), collect one ``(key, outcome, detail)`` result from each; fail on a
+    worker that crashed, reported nothing or exited non-zero."""
+    import pytest  # only the test process runs this: the workers' preload stays small
+
+    barrier = ctx.Barrier(len(args_for))
+    results = ctx.Queue()
+    procs = [ctx.Process(target=target, args=(*args, barrier, results)) for args in args_for]
+    for proc in procs:
+        proc.start()
+    got: list[tuple[Any, ...]] = []
+    try:
+        for _ in procs:
+            got.append(results.get(timeout=timeout))
+    except queue.Empty:
+        pytest.fail(f"only {len(got)} of {len(procs)} workers reported: {got}")
+    finally:
+        for proc in procs:
+            proc.join(timeout=timeout)
+            if proc.is_alive():
+                proc.kill()
+                proc.join()
+    crashes = [r for r in got if r[1] == "crash"]
+    assert not crashes, "\n".join(str(c[2]) for c in crashes)
+    assert all(proc.exitcode == 0 for proc in procs), [proc.exitcode for proc in procs]
+    return got
 
 
 def store_env() -> dict[str, str]:

@@ -8,7 +8,6 @@ then race. Only outcomes are asserted, never timings.
 from __future__ import annotations
 
 import itertools
-import queue
 from collections import Counter
 from typing import Any
 
@@ -30,28 +29,7 @@ _store_env = workers.store_env
 
 
 def _run(target: Any, args_for: list[tuple[Any, ...]]) -> list[tuple[Any, ...]]:
-    """Start one process per argument tuple (each gets the barrier and the result queue)."""
-    barrier = CTX.Barrier(len(args_for))
-    results = CTX.Queue()
-    procs = [CTX.Process(target=target, args=(*args, barrier, results)) for args in args_for]
-    for proc in procs:
-        proc.start()
-    got = []
-    try:
-        for _ in procs:
-            got.append(results.get(timeout=TIMEOUT))
-    except queue.Empty:
-        pytest.fail(f"only {len(got)} of {len(procs)} workers reported: {got}")
-    finally:
-        for proc in procs:
-            proc.join(timeout=TIMEOUT)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-    crashes = [r for r in got if r[1] == "crash"]
-    assert not crashes, "\n".join(str(c[2]) for c in crashes)
-    assert all(proc.exitcode == 0 for proc in procs), [proc.exitcode for proc in procs]
-    return got
+    return workers.race(CTX, target, args_for, TIMEOUT)
 
 
 def _dump() -> dict[str, list[tuple[Any, ...]]]:

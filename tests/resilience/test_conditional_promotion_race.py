@@ -9,7 +9,6 @@ on the log's state and are refused with ``PreconditionFailedError`` naming the w
 from __future__ import annotations
 
 import os
-import queue
 import subprocess
 import sys
 import traceback
@@ -62,29 +61,7 @@ def promote_if(
 def _race(model: str, names: list[str], expected: str) -> list[tuple[Any, ...]]:
     env = workers.store_env()
     close_all()  # the workers open their own connections
-    barrier = CTX.Barrier(len(names))
-    results = CTX.Queue()
-    procs = [
-        CTX.Process(target=promote_if, args=(env, model, name, expected, barrier, results))
-        for name in names
-    ]
-    for proc in procs:
-        proc.start()
-    got: list[tuple[Any, ...]] = []
-    try:
-        for _ in procs:
-            got.append(results.get(timeout=TIMEOUT))
-    except queue.Empty:
-        pytest.fail(f"only {len(got)} of {len(procs)} workers reported: {got}")
-    finally:
-        for proc in procs:
-            proc.join(timeout=TIMEOUT)
-            if proc.is_alive():
-                proc.kill()
-                proc.join()
-    crashes = [r for r in got if r[1] == "crash"]
-    assert not crashes, "\n".join(str(c[2]) for c in crashes)
-    return got
+    return workers.race(CTX, promote_if, [(env, model, name, expected) for name in names], TIMEOUT)
 
 
 @pytest.mark.parametrize("start", ["empty", "held"])
