@@ -9,7 +9,6 @@ tests/contract/test_sdk_contract.py and tests/http/test_conditional_promotion.py
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
@@ -21,17 +20,7 @@ from modelplane.domain.errors import (
     ValidationError,
 )
 from modelplane.domain.registry import Registry
-
-
-@pytest.fixture
-def registry() -> Iterator[Registry]:
-    app = Registry(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield app
-    app.close()
-
-
-def head(registry: Registry) -> int:
-    return registry.recorder.max_notification_id() or 0
+from tests.unit.popo import head
 
 
 def versions(registry: Registry) -> tuple[UUID, UUID, UUID, UUID]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -28,18 +27,8 @@ from modelplane.domain.errors import (
 from modelplane.domain.model import model_name_id
 from modelplane.domain.registry import Registry
 from modelplane.domain.version_names import version_name_id
+from tests.unit.popo import head
 from tests.unit.stored_value import Stored
-
-
-@pytest.fixture
-def registry() -> Iterator[Registry]:
-    app = Registry(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield app
-    app.close()
-
-
-def head(registry: Registry) -> int:
-    return registry.recorder.max_notification_id() or 0
 
 
 def stored_events(registry: Registry, aggregate_id: UUID) -> list[str]:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import secrets
-from collections.abc import Iterator
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -22,6 +21,7 @@ from modelplane.domain.errors import EntityExistsError, NotFoundError, Validatio
 from modelplane.domain.registry import Registry
 from modelplane.domain.serialization import OrjsonMapper
 from modelplane.domain.tokens import ROLES, ApiToken, api_token_id
+from tests.unit.popo import head
 
 SECRET = secrets.token_urlsafe(32)
 DIGEST = hashlib.sha256(SECRET.encode()).hexdigest()
@@ -191,17 +191,6 @@ def test_the_events_replay_to_the_same_state_through_the_log_mapper() -> None:
 
 
 # ------------------------------------------------------------ registry commands
-
-
-@pytest.fixture
-def registry() -> Iterator[Registry]:
-    app = Registry(env={"PERSISTENCE_MODULE": "eventsourcing.popo"})
-    yield app
-    app.close()
-
-
-def head(registry: Registry) -> int:
-    return registry.recorder.max_notification_id() or 0
 
 
 def forget(registry: Registry, aggregate_id: UUID) -> None:
