@@ -112,6 +112,14 @@ def head(server: RunningServer, content_hash: str, token: str | None = None) -> 
     return response.status_code
 
 
+def put(
+    server: RunningServer, content_hash: str, body: bytes, token: str | None = None
+) -> httpx.Response:
+    """Upload ``body`` as the tar of the content named ``content_hash`` (admin by default)."""
+    path = f"/artifact_store/{content_hash}"
+    return call(server, "PUT", path, token or server.admin_token, content=body, headers=TAR)
+
+
 def assert_absent(server: RunningServer, content_hash: str, before: set[str]) -> None:
     """Nothing of a refused upload is visible: not by HEAD, not on disk, no temp folder."""
     assert head(server, content_hash) == 404
@@ -286,14 +294,7 @@ def test_a_sparse_file_cannot_expand_past_what_was_sent(server: RunningServer) -
     archive = tar_of(sparse_member("holes", size))
     assert len(archive) <= tarfile.RECORDSIZE
     hashes = store_hashes(server)
-    response = call(
-        server,
-        "PUT",
-        f"/artifact_store/{expanded}",
-        server.admin_token,
-        content=archive,
-        headers=TAR,
-    )
+    response = put(server, expanded, archive)
     assert "sparse" in assert_error(response, 400, "ValidationError")["message"]
     assert_absent(server, expanded, hashes)
 
@@ -317,14 +318,7 @@ def test_hostile_archives_are_refused_and_leave_nothing(
     tag = f"mp-escape-{uuid.uuid4().hex[:8]}"
     events, hashes, bugs = log_length(server), store_hashes(server), bugs_logged(server)
     for what, archive in hostile_archives(tag).items():
-        response = call(
-            server,
-            "PUT",
-            f"/artifact_store/{claimed}",
-            server.admin_token,
-            content=archive,
-            headers=TAR,
-        )
+        response = put(server, claimed, archive)
         error = assert_error(response, 400, "ValidationError")
         assert error["message"], what
         assert_absent(server, claimed, hashes)
@@ -340,23 +334,14 @@ def test_content_that_does_not_hash_to_its_claim_is_refused(
     content_hash, body, _ = content
     events, hashes = log_length(server), store_hashes(server)
     wrong = "0" * 64
-    response = call(
-        server, "PUT", f"/artifact_store/{wrong}", server.admin_token, content=body, headers=TAR
-    )
+    response = put(server, wrong, body)
     assert "hash" in assert_error(response, 400, "ValidationError")["message"]
     assert_absent(server, wrong, hashes)
     assert_absent(server, content_hash, hashes)
     # one file more than the content the hash names
     extra = tar_of(member("extra.txt", data=b"smuggled"))
     grown = _append_member(body, extra)
-    response = call(
-        server,
-        "PUT",
-        f"/artifact_store/{content_hash}",
-        server.admin_token,
-        content=grown,
-        headers=TAR,
-    )
+    response = put(server, content_hash, grown)
     assert_error(response, 400, "ValidationError")
     assert_absent(server, content_hash, hashes)
     assert log_length(server) == events
@@ -383,14 +368,7 @@ def test_truncated_archives_are_refused(
     # mid-header, mid-data, at a member boundary, and in or before the end marker
     cuts = {100, 512, 700, len(body) // 2, end - 512, end, end + 512, end + 1023}
     for cut in sorted(cuts):
-        response = call(
-            server,
-            "PUT",
-            f"/artifact_store/{content_hash}",
-            server.admin_token,
-            content=body[:cut],
-            headers=TAR,
-        )
+        response = put(server, content_hash, body[:cut])
         assert_error(response, 400, "ValidationError")
         assert_absent(server, content_hash, hashes)
     assert log_length(server) == events
@@ -441,14 +419,7 @@ def test_upload_cut_off_mid_body_leaves_nothing(
     assert log_length(server) == events
     assert bugs_logged(server) == bugs  # a client that went away is not a server failure
     # the server is still well and takes the same upload whole
-    response = call(
-        server,
-        "PUT",
-        f"/artifact_store/{content_hash}",
-        server.admin_token,
-        content=body,
-        headers=TAR,
-    )
+    response = put(server, content_hash, body)
     assert response.status_code == 204, response.text
     assert head(server, content_hash) == 200
     assert temp_entries(server) == []
@@ -463,9 +434,7 @@ def test_a_read_token_cannot_upload(server: RunningServer, tmp_path: Path) -> No
     body = b"".join(pack(store, stored.content_hash))
     reader = make_token(server, "read")
     events, hashes = log_length(server), store_hashes(server)
-    response = call(
-        server, "PUT", f"/artifact_store/{stored.content_hash}", reader, content=body, headers=TAR
-    )
+    response = put(server, stored.content_hash, body, reader)
     assert_error(response, 403, "PermissionDeniedError")
     assert_absent(server, stored.content_hash, hashes)
     assert head(server, stored.content_hash, reader) == 404
@@ -506,14 +475,7 @@ def test_upload_then_download_round_trips_bytes_exactly(
     reader = make_token(server, "read")
     events = log_length(server)
     for _ in range(2):  # the second upload of the same content is a no-op
-        response = call(
-            server,
-            "PUT",
-            f"/artifact_store/{content_hash}",
-            server.admin_token,
-            content=body,
-            headers=TAR,
-        )
+        response = put(server, content_hash, body)
         assert response.status_code == 204, response.text
     assert head(server, content_hash) == 200
     stored = artifact_folder(server, content_hash)
