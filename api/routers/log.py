@@ -13,11 +13,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Depends, Query
 
-from modelplane.domain.errors import ValidationError
-
 from .. import schemas
 from ..auth import Backend
 from ..errors import RESPONSES
+from ..moments import position_or_time
 from ..responses import JSON
 
 router = APIRouter(tags=["events"], responses=RESPONSES)
@@ -36,15 +35,7 @@ def _until(
         ),
     ] = None,
 ) -> datetime | int | None:
-    if until is None:
-        return None
-    if until.isascii() and until.isdigit():
-        return int(until)
-    try:
-        return datetime.fromisoformat(until)
-    except ValueError:
-        msg = f"until must be a log position or an ISO 8601 time, not {until!r}."
-        raise ValidationError(msg) from None
+    return position_or_time(until, "until")
 
 
 @router.get("/log", response_model=schemas.LogPage)

@@ -9,13 +9,13 @@ from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Response
 
-from modelplane.domain.errors import ValidationError
 from modelplane.domain.names import normalise_names
 
 from .. import schemas
 from ..auth import Backend
 from ..encoding import one
 from ..errors import RESPONSES
+from ..moments import position_or_time
 from ..paths import NameOrId, Selector
 from ..responses import JSON
 
@@ -31,15 +31,7 @@ async def _at(
         ),
     ] = None,
 ) -> datetime | int | None:
-    if at is None:
-        return None
-    if at.isascii() and at.isdigit():
-        return int(at)
-    try:
-        return datetime.fromisoformat(at)
-    except ValueError:
-        msg = f"at must be a log position or an ISO 8601 time, not {at!r}."
-        raise ValidationError(msg) from None
+    return position_or_time(at, "at")
 
 
 At = Annotated[datetime | int | None, Depends(_at)]
