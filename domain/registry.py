@@ -16,15 +16,13 @@ from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
 
 from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import IntegrityError, Mapper
+from eventsourcing.persistence import Mapper
 
 from . import artifact, pipeline_run, stages
 from .artifact import Artifact, StoredValue
 from .errors import (
     EntityExistsError,
     NotFoundError,
-    PreconditionFailedError,
-    StageOccupiedError,
     ValidationError,
 )
 from .expected_holder import check_expected_holder
@@ -171,9 +169,8 @@ class Registry(RetryingApplication):
 
         ``expected_holder`` is checked by the model in this command, so the check and the
         promotion are one append: a writer that moved the stage in between makes the save
-        conflict, and the re-run checks again. A refusal is only as fresh as the model it was
-        checked on, and a cached model may be behind another process's writes: a refusal
-        made on a model the log has moved past re-runs on the log's state instead."""
+        conflict, and the re-run checks again; a refusal made on a cached model the log has
+        moved past re-runs on the log's state (``RetryingApplication.run_command``)."""
         if name is not None:
             name = check_version_name(name)
         check_text(description, "description")
@@ -190,29 +187,21 @@ class Registry(RetryingApplication):
                 self._version_name_entry(model, version.name),
                 self._version_name_entry(model, name, new_unless_cached=True),
             )
-        try:
-            changed = model.update_version(
-                version,
-                name=name,
-                name_entries=entries,
-                description=description,
-                add_tags=to_add,
-                remove_tags=to_remove,
-                stage=target,
-                displaced=displaced,
-                force=force,
-                expected_holder=expected,
-                reason=reason,
-                actor=actor,
-            )
-        except (PreconditionFailedError, StageOccupiedError, ValueError):
-            # ValueError: the cached model and version disagree on who holds the stage
-            self._rerun_if_stale(model, version, displaced)
-            raise
+        changed = model.update_version(
+            version,
+            name=name,
+            name_entries=entries,
+            description=description,
+            add_tags=to_add,
+            remove_tags=to_remove,
+            stage=target,
+            displaced=displaced,
+            force=force,
+            expected_holder=expected,
+            reason=reason,
+            actor=actor,
+        )
         if not changed:
-            # "already so" decided on cached aggregates saves nothing, so no conflict would
-            # catch a stale copy: check them against the log before answering
-            self._rerun_if_stale(model, version, displaced)
             return None
         return self._position(self.save(model, version, displaced, *(entries or ())))
 
@@ -237,17 +226,6 @@ class Registry(RetryingApplication):
             reason=reason,
             actor=actor,
         )
-
-    def _rerun_if_stale(self, *aggregates: Any) -> None:
-        """Turn a refusal checked on cached aggregates the log has moved past into a lost race
-        (the command re-runs on the log's state, see ``retrying.py``); one read per
-        aggregate, refusals only."""
-        for aggregate in aggregates:
-            if aggregate is None:
-                continue
-            if self.recorder.select_events(aggregate.id, gt=aggregate.version, limit=1):
-                msg = f"{type(aggregate).__name__} {aggregate.id} changed since it was cached."
-                raise IntegrityError(msg)
 
     @command
     def delete_version(self, version_id: UUID, *, actor: str, reason: str | None = None) -> int:

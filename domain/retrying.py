@@ -65,6 +65,8 @@ class RetryingApplication(Application[UUID]):
         self._touched: set[UUID] = set()
         #: The attempt of the command in progress (0 first), None between commands.
         self._attempt: int | None = None
+        #: Whether the attempt in progress appended anything.
+        self._saved = False
         # For aggregates never snapshotted: the library's repository, sharing the cache,
         # without the snapshot store, so a cache miss costs one query instead of two.
         repository = self.repository
@@ -84,16 +86,28 @@ class RetryingApplication(Application[UUID]):
                 for attempt in range(MAX_ATTEMPTS):
                     self._attempt = attempt
                     self._touched.clear()
+                    self._saved = False
                     try:
-                        return run()
+                        result = run()
                     except (IntegrityError, OperationalError):
-                        self._evict_touched()
-                        if attempt == MAX_ATTEMPTS - 1:
-                            break
-                        time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
+                        pass
+                    except Exception:
+                        # a refusal is only as fresh as the cached aggregates it was made on
+                        if attempt == MAX_ATTEMPTS - 1 or not self._stale_touched():
+                            self._evict_touched()
+                            raise
                     except BaseException:
                         self._evict_touched()
                         raise
+                    else:
+                        # "nothing to change", decided on cached aggregates, saved nothing,
+                        # so no conflict would have caught a stale copy: ask the log
+                        if self._saved or not self._stale_touched():
+                            return result
+                    self._evict_touched()
+                    if attempt == MAX_ATTEMPTS - 1:
+                        break
+                    time.sleep(random.uniform(0, 0.002 * (attempt + 1)))
             finally:
                 self._attempt = None
         msg = f"The command lost {MAX_ATTEMPTS} concurrent-write races in a row; try again."
@@ -106,6 +120,7 @@ class RetryingApplication(Application[UUID]):
         changed (a subclass may stamp every saved aggregate with the save's moment).
         """
         changed = [obj for obj in objs if _has_news(obj)]
+        self._saved = self._saved or bool(changed)
         for obj in changed:
             if hasattr(obj, "id"):
                 self._touched.add(obj.id)
@@ -182,6 +197,26 @@ class RetryingApplication(Application[UUID]):
             return None
         self._touched.add(aggregate_id)
         return found
+
+    def _stale_touched(self) -> bool:
+        """Whether the log holds events past the version of any aggregate the attempt used.
+
+        An answer decided without appending (a refusal, or "already so") is never checked
+        by a conflicting save, and a cached aggregate may be behind another process's
+        writes. One read per aggregate, only on those answers: the common path, a command
+        that appends, is checked by the append itself.
+        """
+        cache = self.repository.cache
+        for aggregate_id in self._touched:
+            try:
+                aggregate = cache.get(aggregate_id) if cache is not None else None
+            except KeyError:
+                continue  # never cached: what the attempt read came from the log
+            if aggregate is None:
+                continue
+            if self.recorder.select_events(aggregate_id, gt=aggregate.version, limit=1):
+                return True
+        return False
 
     def _evict_touched(self) -> None:
         cache = self.repository.cache
