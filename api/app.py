@@ -11,11 +11,23 @@ from fastapi import FastAPI
 
 from modelplane.artifacts.content_store import ArtifactStore
 from modelplane.store_handle import Store
+from modelplane.webhooks import deliverer
 
 from . import errors
 from .limits import BodyLimitMiddleware
 from .paths import RawPathMiddleware
-from .routers import artifacts, events, log, metadata, model_versions, models, runs, system, tokens
+from .routers import (
+    artifacts,
+    events,
+    log,
+    metadata,
+    model_versions,
+    models,
+    runs,
+    system,
+    tokens,
+    webhooks,
+)
 from .settings import Settings
 from .state import ServerState
 
@@ -35,7 +47,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     store = Store(settings.store_url)
     app.state.modelplane = ServerState(settings, store, ArtifactStore())
     errors.install(app)
-    for module in (system, models, model_versions, runs, artifacts, metadata, events, log, tokens):
+    routers = (system, models, model_versions, runs, artifacts, metadata, events, log, tokens)
+    for module in (*routers, webhooks):
         app.include_router(module.router, prefix=API_PREFIX)
     app.add_middleware(
         BodyLimitMiddleware,
@@ -43,6 +56,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         max_upload_bytes=settings.max_upload_bytes,
     )
     app.add_middleware(RawPathMiddleware)
+
+    deliverer.install(app, store)  # before close_store: it stops first
 
     @app.on_event("shutdown")
     def close_store() -> None:

@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, StrictInt, create_model
 
 from modelplane import responses
 from modelplane.backend.wire import public_fields
+from modelplane.webhooks import responses as webhook_responses
 
 T = TypeVar("T")
 
@@ -253,3 +254,22 @@ class LogPage(BaseModel):
     position: int
     remaining: int
     events: list[StoredEvent]
+
+
+# ------------------------------------------------------------------ webhooks
+
+Webhook = schema_of(webhook_responses.WebhookResponse)
+CreatedWebhook = schema_of(webhook_responses.CreatedWebhook)
+WebhookDelivery = schema_of(webhook_responses.WebhookDelivery)
+
+
+class WebhookCreate(BaseModel):
+    """``events``: event type names (``Model.StageChanged``) or ``["*"]`` for all; ``model``:
+    only that model's events (by name, every life of it); ``secret``: the signing key (16 to
+    1024 visible ASCII characters; none: one is generated and answered once)."""
+
+    model_config = _STRICT
+    url: str
+    events: list[str] = Field(default_factory=lambda: ["*"])
+    model: str | None = None
+    secret: str | None = None

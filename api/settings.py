@@ -16,6 +16,11 @@ from modelplane.domain import stages
 DEFAULT_MAX_BODY_BYTES = 32 * 1024 * 1024
 #: artifact uploads (the bytes of a stored value) have their own, larger limit
 DEFAULT_MAX_UPLOAD_BYTES = 4 * 1024 * 1024 * 1024
+#: how long the answer to a write sent with an ``Idempotency-Key`` is kept for its retries
+DEFAULT_IDEMPOTENCY_TTL_SECONDS = 86_400
+#: how long a keyed write that is running holds its key before a retry may take it over
+#: (only a request whose server died before committing ever lets its lease run out)
+DEFAULT_IDEMPOTENCY_LEASE_SECONDS = 60
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +29,8 @@ class Settings:
     max_body_bytes: int
     max_upload_bytes: int
     protected_stages: frozenset[str]
+    idempotency_ttl_seconds: int = DEFAULT_IDEMPOTENCY_TTL_SECONDS
+    idempotency_lease_seconds: int = DEFAULT_IDEMPOTENCY_LEASE_SECONDS
 
     @classmethod
     def from_environment(cls) -> Settings:
@@ -32,6 +39,12 @@ class Settings:
             max_body_bytes=_bytes("MODELPLANE_MAX_BODY_BYTES", DEFAULT_MAX_BODY_BYTES),
             max_upload_bytes=_bytes("MODELPLANE_MAX_UPLOAD_BYTES", DEFAULT_MAX_UPLOAD_BYTES),
             protected_stages=protected_stages(),
+            idempotency_ttl_seconds=_seconds(
+                "MODELPLANE_IDEMPOTENCY_TTL_SECONDS", DEFAULT_IDEMPOTENCY_TTL_SECONDS
+            ),
+            idempotency_lease_seconds=_seconds(
+                "MODELPLANE_IDEMPOTENCY_LEASE_SECONDS", DEFAULT_IDEMPOTENCY_LEASE_SECONDS
+            ),
         )
 
 
@@ -60,5 +73,19 @@ def _bytes(variable: str, default: int) -> int:
         value = -1
     if value < 1:
         msg = f"{variable} must be a whole number of bytes of at least 1, not {raw!r}."
+        raise config.ConfigError(msg)
+    return value
+
+
+def _seconds(variable: str, default: int) -> int:
+    raw = os.environ.get(variable)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if value < 1:
+        msg = f"{variable} must be a whole number of seconds of at least 1, not {raw!r}."
         raise config.ConfigError(msg)
     return value

@@ -35,6 +35,7 @@ from .serialization import OrjsonMapper
 from .tokens import ApiToken, api_token_id
 from .validation import check_fields, check_text, encode_metadata
 from .version_names import VersionName, version_name_id
+from .webhooks import Webhook
 
 __all__ = ["MAX_ATTEMPTS", "Appended", "RecordedArtifact", "Registry", "StoredValue"]
 
@@ -452,6 +453,43 @@ class Registry(RetryingApplication):
             raise NotFoundError(f"No token named '{name}' exists.")
         token.revoke(actor=actor, reason=reason)
         return self._position(self.save(token))
+
+    # --------------------------------------------------------------- webhooks
+
+    @command
+    def register_webhook(
+        self,
+        webhook_id: UUID,
+        *,
+        url: str,
+        events: Iterable[str],
+        model: str | None,
+        secret_sha256: str,
+        actor: str,
+    ) -> Appended:
+        """Register webhook ``webhook_id`` (chosen by the caller, who stored its secret under
+        it first); ``secret_sha256`` is the hex sha256 of that secret, never the secret."""
+        # a new uuid4 in the common case: not looked up at first (a taken one conflicts)
+        if self._get_unless_new(webhook_id, snapshotted=False) is not None:
+            raise EntityExistsError(f"A webhook with id '{webhook_id}' already exists.")
+        hook = Webhook.register(
+            webhook_id=webhook_id,
+            url=url,
+            events=events,
+            model=model,
+            secret_sha256=secret_sha256,
+            actor=actor,
+        )
+        return Appended(hook.id, self._position(self.save(hook)))
+
+    @command
+    def remove_webhook(self, webhook_id: UUID, *, actor: str, reason: str | None = None) -> int:
+        """Remove a webhook: no later event is delivered to it."""
+        hook = self._get_or_none(webhook_id, snapshotted=False)
+        if not isinstance(hook, Webhook):
+            raise NotFoundError(f"No webhook with id '{webhook_id}' exists.")
+        hook.remove(actor=actor, reason=reason)
+        return self._position(self.save(hook))
 
     # ---------------------------------------------------------------- loading
 

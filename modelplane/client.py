@@ -32,6 +32,7 @@ from .responses import (
 
 if TYPE_CHECKING:
     from .artifacts.content_store import ArtifactStore
+    from .webhooks.responses import CreatedWebhook, WebhookDelivery, WebhookResponse
 
 DEFAULT_PAGE_SIZE = 50
 
@@ -313,6 +314,40 @@ class Client:
         (``cursor``: as in ``list_models``)."""
         paging = PageRequest(page, size, cursor)
         return self._backend.list_pipeline_runs(model, status, model_version_id, paging)
+
+    # ---------------------------------------------------------------- webhooks
+
+    @normalises_names("model")
+    def create_webhook(
+        self,
+        url: str,
+        events: Iterable[str] = ("*",),
+        model: str | None = None,
+        secret: str | None = None,
+    ) -> CreatedWebhook:
+        """Post the events appended from now on to ``url`` (admin): ``events`` are event
+        types (``Model.StageChanged``) or ``"*"``, ``model`` limits them to one model's (by
+        name). Each delivery is signed with ``secret``; without one, a secret is generated
+        and returned in ``.secret``, only here (see ``modelplane.webhooks.signing.verify``)."""
+        return self._backend.create_webhook(url, list(events), model, secret)
+
+    def list_webhooks(self) -> list[WebhookResponse]:
+        """Every webhook, removed ones too, newest first (admin)."""
+        return self._backend.list_webhooks()
+
+    def get_webhook(self, webhook_id: str | UUID) -> WebhookResponse:
+        """A webhook, with the log position delivered so far and who delivers it (admin)."""
+        return self._backend.get_webhook(webhook_id)
+
+    def delete_webhook(self, webhook_id: str | UUID, reason: str | None = None) -> None:
+        """Stop delivering to a webhook (admin); its attempts stay listed."""
+        self._backend.delete_webhook(webhook_id, reason)
+
+    def list_webhook_deliveries(
+        self, webhook_id: str | UUID, limit: int = 50
+    ) -> list[WebhookDelivery]:
+        """The attempts to deliver to a webhook, newest first (admin)."""
+        return self._backend.list_webhook_deliveries(webhook_id, limit)
 
 
 def _descriptive_fields(arguments: dict[str, Any]) -> dict[str, Any]:

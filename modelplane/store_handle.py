@@ -80,6 +80,15 @@ class Store:
 
     @contextmanager
     def read(self) -> Iterator[Connection]:
+        """A connection to read the tables with: a pooled one of its own, or, inside
+        ``registry.atomic()`` in this context (a keyed HTTP write), that transaction's own
+        connection. The route then answers from what its command wrote, which commits only
+        with the stored answer; another connection would not see it yet (and on SQLite
+        would see the state before it)."""
+        joined = self._registry.joined_connection() if self._registry is not None else None
+        if joined is not None:
+            yield joined
+            return
         with self.engine.connect() as conn:
             yield conn
 

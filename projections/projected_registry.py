@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+from collections.abc import Callable, Iterator
 from typing import Any
 from uuid import UUID
 
+import sqlalchemy.exc
 from eventsourcing.application import ProcessingEvent
-from eventsourcing.persistence import Recording
-from sqlalchemy import Table
+from eventsourcing.persistence import IntegrityError, OperationalError, Recording
+from eventsourcing_sqlalchemy.datastore import transactions
+from sqlalchemy import Connection, Table, text
 from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
 
 from modelplane.domain.registry import Registry
 
@@ -45,18 +49,80 @@ class ProjectedRegistry(Registry):
         self.on_commit: list[Callable[[int], None]] = []
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
+        """Append the events, fold them into the read tables and move the tracking rows, in
+        one transaction; tell ``on_commit`` the position reached once it has committed.
+
+        Alone, a save is its own transaction. Inside a transaction already open in this
+        context (:meth:`atomic`: a keyed HTTP write, whose stored answer commits with its
+        events) it joins that one as a SAVEPOINT, and commits with it (``on_commit`` is told
+        when :meth:`atomic` commits). A lost race then
+        rolls back to the savepoint only, and ``run_command`` re-runs the command in the
+        same transaction: PostgreSQL refuses every further statement of a transaction after
+        an error, so without the savepoint the re-run could not append. The library raises
+        SQLAlchemy's own errors from inside a joined transaction (it translates them only
+        where a transaction ends): they are translated here, so the re-run happens.
+        """
+        outer = transactions.get(None)
         with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
-            self._saving = session
-            try:
-                recordings = super().save(*objs, **kwargs)
-            finally:
-                self._saving = None
-            if recordings:
-                catch_up(session, self.event_log, recordings)
-        if recordings:
-            for callback in self.on_commit:
-                callback(int(recordings[-1].notification.id))
+            savepoint = contextlib.nullcontext() if outer is None else _savepoint(session)
+            with savepoint:
+                self._saving = session
+                try:
+                    recordings = super().save(*objs, **kwargs)
+                finally:
+                    self._saving = None
+                if recordings:
+                    catch_up(session, self.event_log, recordings)
+            if outer is not None and recordings:
+                saved: set[UUID] = session.info.setdefault(_SAVED, set())
+                saved.update(obj.id for obj in objs if hasattr(obj, "id"))
+                session.info[_POSITION] = int(recordings[-1].notification.id)
+        if recordings and outer is None:
+            self._committed(int(recordings[-1].notification.id))
         return recordings
+
+    def _committed(self, position: int) -> None:
+        for callback in self.on_commit:
+            callback(position)
+
+    @contextlib.contextmanager
+    def atomic(self) -> Iterator[Session]:
+        """One transaction around several commands and whatever the caller writes beside
+        them (a keyed HTTP write: its events and its stored answer), committed at the end.
+
+        Every save inside joins it (see :meth:`save`), and reads through
+        ``Store.read()`` in this context use its connection, so they see what it wrote
+        before it commits. The command lock is taken first, then the transaction: a command
+        holds that lock while its save opens a transaction (on SQLite that takes the
+        datastore's write semaphore), so the reverse order here could deadlock against
+        another thread's command. Everything runs in the calling thread, which holds the
+        lock throughout. If anything fails, all of it rolls back, and the aggregates saved
+        inside leave the cache (it would otherwise hold events the log never got).
+        """
+        with self._command_lock:
+            session: Session | None = None
+            try:
+                with self.recorder.transaction(commit=True) as session:  # type: ignore[attr-defined]
+                    yield session
+            except BaseException:
+                if session is not None:
+                    self._evict(session.info.get(_SAVED, ()))
+                raise
+            if _POSITION in session.info:
+                self._committed(session.info[_POSITION])
+
+    def joined_connection(self) -> Connection | None:
+        """The connection of the transaction open in this context (:meth:`atomic`), if any."""
+        open_ = transactions.get(None)
+        return None if open_ is None else open_.session.connection()
+
+    def _evict(self, aggregate_ids: Any) -> None:
+        cache = self.repository.cache
+        if cache is None:
+            return
+        for aggregate_id in aggregate_ids:
+            with contextlib.suppress(KeyError):
+                cache.get(aggregate_id, evict=True)
 
     def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Recording[UUID]]:
         """Date the events with the moment they become visible, under the write lock."""
@@ -136,6 +202,33 @@ class ProjectedRegistry(Registry):
     def transaction(self, commit: bool = False) -> Any:
         """A session in the application's own transaction machinery (joined if one is open)."""
         return self.recorder.transaction(commit=commit)  # type: ignore[attr-defined]
+
+
+#: ``session.info`` keys: the aggregates saved inside an outer transaction (evicted if it
+#: fails) and the position its last save reached (``on_commit`` is told once it commits)
+_SAVED = "modelplane.saved"
+_POSITION = "modelplane.position"
+
+
+@contextlib.contextmanager
+def _savepoint(session: Session) -> Iterator[None]:
+    """A SAVEPOINT in the open transaction, rolled back to if the block fails.
+
+    On SQLite the transaction must have begun first: pysqlite opens one only before a data
+    change, and a SAVEPOINT outside a transaction starts one that its RELEASE commits.
+    """
+    connection = session.connection()
+    if connection.dialect.name == "sqlite":
+        raw = connection.connection.dbapi_connection
+        if raw is not None and not raw.in_transaction:  # type: ignore[attr-defined]
+            connection.execute(text("BEGIN"))
+    try:
+        with session.begin_nested():
+            yield
+    except sqlalchemy.exc.IntegrityError as error:
+        raise IntegrityError(error) from error
+    except sqlalchemy.exc.OperationalError as error:
+        raise OperationalError(error) from error
 
 
 def open_registry(url: str) -> ProjectedRegistry:

@@ -28,6 +28,7 @@ from .metadata_values import MetadataValues
 from .stage_history import StageHistory
 from .tables import FINGERPRINT, clock, read_tables, schema, tracking
 from .tokens import Tokens
+from .webhooks import Webhooks
 
 #: Every projection, in the order they fold each batch.
 PROJECTIONS: tuple[Projection, ...] = (
@@ -36,6 +37,7 @@ PROJECTIONS: tuple[Projection, ...] = (
     MetadataValues(),
     Lineage(),
     Tokens(),
+    Webhooks(),
     EventIndex(),
 )
 

@@ -420,6 +420,27 @@ api_tokens = Table(
     Index("mp_api_tokens_name", "name"),
 )
 
+# Webhooks, one row per registration, never deleted: a removal stamps the row. The deliverer
+# of every server process reads the live ones each poll. The signing secret is not here (a
+# read table is dropped and refolded from the log, which never holds it): see
+# ``modelplane.webhooks.tables``.
+webhooks = Table(
+    "mp_webhooks",
+    read_tables,
+    Column("id", ID, primary_key=True),
+    Column("url", Text, nullable=False),
+    Column("events", JSONValue, nullable=False),
+    Column("model", NAME, nullable=True),
+    Column("secret_sha256", String(64), nullable=False),
+    Column("created", UTCDateTime, nullable=False),
+    Column("created_by", NAME, nullable=False),
+    Column("removed", UTCDateTime, nullable=True),
+    Column("removed_by", NAME, nullable=True),
+    Column("removed_reason", Text, nullable=True),
+    # the log position of the registration: deliveries start after it; listings newest first
+    Column("position", BigInteger, nullable=False),
+)
+
 # The newest event time handed out, in microseconds since the epoch (one row): the write
 # that takes the log's lock moves it forward and reads it back in one statement
 # (``projections.clock``). Not a projection's table: a rebuild leaves it as it is.

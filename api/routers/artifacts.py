@@ -27,11 +27,12 @@ from .. import schemas
 from ..auth import Backend, Caller, caller
 from ..encoding import one, page
 from ..errors import RESPONSES
+from ..idempotency import IdempotentRoute
 from ..paths import NameIdOrPrefix
 from ..responses import JSON
 from ..state import ServerState, server_state
 
-router = APIRouter(tags=["artifacts"], responses=RESPONSES)
+router = APIRouter(tags=["artifacts"], responses=RESPONSES, route_class=IdempotentRoute)
 
 State = Annotated[ServerState, Depends(server_state)]
 

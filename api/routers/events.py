@@ -25,13 +25,14 @@ from .. import schemas
 from ..auth import Backend, Caller, caller
 from ..encoding import one
 from ..errors import RESPONSES
+from ..idempotency import IdempotentRoute, own_transactions
 from ..responses import JSON, dumps
 from ..state import ServerState, server_state
 
 if TYPE_CHECKING:
     from modelplane.responses import LoggedEvent
 
-router = APIRouter(tags=["events"], responses=RESPONSES)
+router = APIRouter(tags=["events"], responses=RESPONSES, route_class=IdempotentRoute)
 
 Position = Annotated[int | None, Query(ge=0, le=2**63 - 1)]
 #: how often a stream looks for new events, and re-checks its token
@@ -171,6 +172,7 @@ def _last_position(state: ServerState) -> int:
 
 
 @router.post("/replay", response_model=schemas.ReplayResult)
+@own_transactions  # a rebuild commits page by page, then swaps: it cannot run inside one
 def replay(backend: Backend, body: schemas.Replay | None = None) -> JSON:
     """Rebuild the read tables from the log (admin); the server keeps serving meanwhile."""
     until = None if body is None else body.until

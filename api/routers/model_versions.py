@@ -15,11 +15,12 @@ from .. import schemas
 from ..auth import Backend
 from ..encoding import one
 from ..errors import RESPONSES
+from ..idempotency import IdempotentRoute
 from ..moments import position_or_time
 from ..paths import NameOrId, Selector
 from ..responses import JSON
 
-router = APIRouter(tags=["model versions"], responses=RESPONSES)
+router = APIRouter(tags=["model versions"], responses=RESPONSES, route_class=IdempotentRoute)
 
 
 async def _at(

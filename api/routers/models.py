@@ -14,10 +14,11 @@ from .. import schemas
 from ..auth import Backend
 from ..encoding import one, page
 from ..errors import RESPONSES
+from ..idempotency import IdempotentRoute
 from ..paths import NameOrId
 from ..responses import JSON
 
-router = APIRouter(tags=["models"], responses=RESPONSES)
+router = APIRouter(tags=["models"], responses=RESPONSES, route_class=IdempotentRoute)
 
 PageSize = Annotated[int, Query(ge=1, le=10_000)]
 Cursor = Annotated[str | None, Query(max_length=4096)]

@@ -14,10 +14,11 @@ from .. import schemas
 from ..auth import Backend
 from ..encoding import one, page
 from ..errors import RESPONSES
+from ..idempotency import IdempotentRoute
 from ..paths import NameIdOrPrefix, StepName
 from ..responses import JSON
 
-router = APIRouter(tags=["pipeline runs"], responses=RESPONSES)
+router = APIRouter(tags=["pipeline runs"], responses=RESPONSES, route_class=IdempotentRoute)
 
 
 @router.post("/runs", status_code=204)

@@ -10,13 +10,15 @@ from .. import schemas
 from ..auth import Backend
 from ..encoding import one
 from ..errors import RESPONSES
+from ..idempotency import IdempotentRoute, keeps_no_answer
 from ..paths import TokenName
 from ..responses import JSON
 
-router = APIRouter(tags=["tokens"], responses=RESPONSES)
+router = APIRouter(tags=["tokens"], responses=RESPONSES, route_class=IdempotentRoute)
 
 
 @router.post("/tokens", response_model=schemas.CreatedToken, status_code=201)
+@keeps_no_answer  # the store never holds a secret: a retry finds the name taken (409)
 def create_token(backend: Backend, body: schemas.TokenCreate) -> JSON:
     """A new token; its secret is in this answer only."""
     created = backend.create_token(normalise_names(body.name), body.role)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from modelplane.domain.errors import RegistryError, ValidationError
+from modelplane.domain.errors import ConcurrencyError, RegistryError, ValidationError
 
 
 class AuthenticationError(RegistryError):
@@ -16,3 +16,13 @@ class PayloadTooLargeError(ValidationError):
 class ServerError(RegistryError):
     """The server failed, could not be reached, or answered something that is not modelplane's
     API; the message says which. Whether a command it was sent took effect is unknown."""
+
+
+class IdempotencyKeyReusedError(ValidationError):
+    """An ``Idempotency-Key`` this token already sent with a different request (HTTP 422):
+    nothing was run; a new request needs a new key."""
+
+
+class IdempotencyInProgressError(ConcurrencyError):
+    """The first request with this ``Idempotency-Key`` is still running (HTTP 409): nothing
+    was run; the same request again later gets its answer."""

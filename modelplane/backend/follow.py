@@ -8,7 +8,6 @@ appends are serialised by the log's write lock before positions are handed out
 
 from __future__ import annotations
 
-import functools
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
@@ -24,30 +23,13 @@ POLL_SECONDS = 0.25
 BATCH = 500
 
 
-@functools.cache
 def event_types() -> frozenset[str]:
     """Every event type the log can hold (``Model.StageChanged``), from the domain's topics,
-    so a misspelt filter is refused instead of silently matching nothing forever."""
-    from eventsourcing.domain import DomainEvent
+    so a misspelt filter is refused instead of silently matching nothing forever (webhooks
+    check their filters against the same names)."""
+    from modelplane.domain.webhooks import event_types as domain_event_types
 
-    from modelplane.domain import (  # noqa: F401  (registers the event classes)
-        artifact,
-        model,
-        model_version,
-        pipeline_run,
-        tokens,
-        version_names,
-    )
-
-    found: set[str] = set()
-    pending: list[type] = [DomainEvent]
-    while pending:
-        cls = pending.pop()
-        pending += cls.__subclasses__()
-        topic = cls.__dict__.get("TOPIC")
-        if isinstance(topic, str) and topic.startswith("modelplane:") and "." in topic:
-            found.add(topic.split(":", 1)[1])
-    return frozenset(found)
+    return domain_event_types()
 
 
 def check_types(types: str | Iterable[str] | None) -> frozenset[str] | None:

@@ -15,13 +15,16 @@ hold that content yet, and downloads are cached by hash, so a value is fetched o
 from __future__ import annotations
 
 import base64
+import os
+import random
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
-from uuid import UUID
+from uuid import UUID, uuid4
 
 import httpx
 
@@ -57,12 +60,25 @@ from .interface import (
 
 if TYPE_CHECKING:
     from ..artifacts.content_store import ArtifactStore, StoredArtifact
+    from ..webhooks.responses import CreatedWebhook, WebhookDelivery, WebhookResponse
 
 API_PREFIX = "/api/v1"
 #: the most events the server sends in one page of ``GET /log``
 LOG_PAGE_LIMIT = 10_000
 #: an event stream silent this long (the server sends a keep-alive every 15 s) is dropped
 STREAM_TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+#: a write carries an ``Idempotency-Key`` and is sent again with the same key after a lost
+#: connection, a failed server or a gateway's 5xx: the server answers a repeat with the first
+#: answer and appends nothing, so a retry never doubles a write that reached it
+WRITE_METHODS = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+RETRIED_STATUSES = frozenset({500, 502, 503, 504})
+#: errors after which the request may or may not have reached the server (or not at all)
+RETRIED_ERRORS = (httpx.NetworkError, httpx.TimeoutException, httpx.RemoteProtocolError)
+#: how often a write is sent again (``MODELPLANE_HTTP_RETRIES``), the pauses growing from
+#: ``RETRY_PAUSE`` seconds, doubled each time up to ``RETRY_PAUSE_MAX``, with jitter
+DEFAULT_RETRIES = 4
+RETRY_PAUSE = 0.1
+RETRY_PAUSE_MAX = 2.0
 _clients: dict[tuple[str, str], httpx.Client] = {}
 _lock = threading.Lock()
 
@@ -114,11 +130,11 @@ class HttpBackend(Backend):
         return self._url
 
     def _send(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        try:
-            response = self._http.request(method, path, **kwargs)
-        except httpx.HTTPError as error:
-            msg = f"Could not reach the modelplane server at {self._url}: {error}"
-            raise ServerError(msg) from None
+        """One request, its error answer raised as the server's exception type; sent again
+        after a lost connection or a 5xx, a write with the same ``Idempotency-Key`` (see
+        ``WRITE_METHODS``). A write's ``content`` may be a function making the body, called
+        for each attempt (an upload's stream); a body that cannot be sent twice is sent once."""
+        response = self._send_retrying(method, path, kwargs)
         if response.status_code >= 400:
             try:
                 body = response.json()
@@ -126,6 +142,34 @@ class HttpBackend(Backend):
                 body = None
             raise wire.error_from(response.status_code, body)
         return response
+
+    def _send_retrying(self, method: str, path: str, kwargs: dict[str, Any]) -> httpx.Response:
+        """A read is sent again as it is (it changes nothing); a write with its key."""
+        headers = dict(kwargs.pop("headers", None) or {})
+        if method.upper() in WRITE_METHODS:
+            headers["Idempotency-Key"] = str(uuid4())
+        content = kwargs.pop("content", None)
+        repeatable = callable(content) or content is None or isinstance(content, bytes | str)
+        attempts = 1 + (_retries() if repeatable else 0)
+        for attempt in range(1, attempts + 1):
+            body = content() if callable(content) else content
+            try:
+                response = self._http.request(method, path, content=body, headers=headers, **kwargs)
+            except RETRIED_ERRORS as error:
+                if attempt == attempts:
+                    raise self._unreachable(error, attempt) from None
+            except httpx.HTTPError as error:
+                raise self._unreachable(error, attempt) from None
+            else:
+                if attempt == attempts or not _worth_retrying(response):
+                    return response
+            pause = min(RETRY_PAUSE_MAX, RETRY_PAUSE * 2 ** (attempt - 1))
+            time.sleep(random.uniform(pause / 2, pause))
+        raise AssertionError("unreachable: the last attempt returns or raises")
+
+    def _unreachable(self, error: httpx.HTTPError, attempts: int = 1) -> ServerError:
+        tried = f" ({attempts} attempts)" if attempts > 1 else ""
+        return ServerError(f"Could not reach the modelplane server at {self._url}{tried}: {error}")
 
     def _json(self, method: str, path: str, **kwargs: Any) -> Any:
         if "json" in kwargs:
@@ -505,7 +549,11 @@ class HttpBackend(Backend):
         stored = self.cache.save(value, materializer=materializer)
         path = f"/artifact_store/{stored.content_hash}"
         if self._send_quiet("HEAD", path) != 200:
-            chunks = pack(self.cache, stored.content_hash)
+            # made anew for each attempt: an upload is content-addressed, so sending it again
+            # publishes the same folder (or finds it there)
+            def chunks() -> Iterator[bytes]:
+                return pack(self.cache, stored.content_hash)
+
             self._send("PUT", path, content=chunks, headers={"Content-Type": "application/x-tar"})
         return stored
 
@@ -659,6 +707,49 @@ class HttpBackend(Backend):
     def revoke_token(self, name: str) -> None:
         self._json("DELETE", f"/tokens/{_segment(name)}")
 
+    # ---------------------------------------------------------------- webhooks
+
+    def create_webhook(
+        self, url: str, events: list[str], model: str | None, secret: str | None
+    ) -> CreatedWebhook:
+        from ..webhooks.responses import CreatedWebhook
+
+        body = {"url": url, "events": list(events), "model": model, "secret": secret}
+        return wire.decode(CreatedWebhook, self._json("POST", "/webhooks", json=body))
+
+    def list_webhooks(self) -> list[WebhookResponse]:
+        from ..webhooks.responses import WebhookResponse
+
+        return [wire.decode(WebhookResponse, item) for item in self._json("GET", "/webhooks")]
+
+    def get_webhook(self, webhook_id: UUID | str) -> WebhookResponse:
+        from ..webhooks.responses import WebhookResponse
+
+        path = f"/webhooks/{self._webhook_id(webhook_id)}"
+        return wire.decode(WebhookResponse, self._json("GET", path))
+
+    def delete_webhook(self, webhook_id: UUID | str, reason: str | None = None) -> None:
+        path = f"/webhooks/{self._webhook_id(webhook_id)}"
+        self._json("DELETE", path, params=self._params(reason=reason))
+
+    def list_webhook_deliveries(
+        self, webhook_id: UUID | str, limit: int = 50
+    ) -> list[WebhookDelivery]:
+        from ..webhooks.responses import WebhookDelivery
+
+        path = f"/webhooks/{self._webhook_id(webhook_id)}/deliveries"
+        data = self._json("GET", path, params={"limit": str(limit)})
+        return [wire.decode(WebhookDelivery, item) for item in data]
+
+    @staticmethod
+    def _webhook_id(webhook_id: object) -> UUID:
+        """Refused here as local mode refuses it, instead of as the route's 422."""
+        try:
+            return webhook_id if isinstance(webhook_id, UUID) else UUID(str(webhook_id))
+        except ValueError:
+            msg = f"A webhook id is a UUID, not {str(webhook_id)[:100]!r}."
+            raise ValidationError(msg) from None
+
 
 def _listed(values: Iterable[str] | None) -> list[str] | None:
     return None if values is None else list(values)
@@ -679,6 +770,34 @@ def _at_param(at: datetime | int | None) -> dict[str, str]:
     if isinstance(at, bool) or not isinstance(at, int):
         raise ValidationError(f"at must be a datetime or a log position, not {at!r}.")
     return {"at": str(check_int64(at, "log position"))}
+
+
+def _retries() -> int:
+    """``MODELPLANE_HTTP_RETRIES``: how often a write is sent again (0: never)."""
+    raw = os.environ.get("MODELPLANE_HTTP_RETRIES")
+    if not raw:
+        return DEFAULT_RETRIES
+    try:
+        value = int(raw)
+    except ValueError:
+        value = -1
+    if not 0 <= value <= 100:
+        msg = f"MODELPLANE_HTTP_RETRIES must be a whole number from 0 to 100, not {raw!r}."
+        raise config.ConfigError(msg)
+    return value
+
+
+def _worth_retrying(response: httpx.Response) -> bool:
+    """A failed server or gateway (5xx), or the first attempt of this very request still
+    running on the server (409 ``IdempotencyInProgressError``): the same request again
+    gets the answer, once there is one."""
+    if response.status_code in RETRIED_STATUSES:
+        return True
+    if response.status_code != 409:
+        return False
+    body = _json_or_none(response)
+    error = body.get("error") if isinstance(body, dict) else None
+    return isinstance(error, dict) and error.get("type") == "IdempotencyInProgressError"
 
 
 def _json_or_none(response: httpx.Response) -> Any:

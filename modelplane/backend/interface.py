@@ -43,6 +43,7 @@ if TYPE_CHECKING:
         StepRunResponse,
         TokenResponse,
     )
+    from modelplane.webhooks.responses import CreatedWebhook, WebhookDelivery, WebhookResponse
 
 #: roles, lowest first; each includes the ones before it
 READ, WRITE, ADMIN = "read", "write", "admin"
@@ -375,6 +376,27 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def revoke_token(self, name: str) -> None: ...
+
+    # ---------------------------------------------------------------- webhooks
+
+    @abc.abstractmethod
+    def create_webhook(
+        self, url: str, events: list[str], model: str | None, secret: str | None
+    ) -> CreatedWebhook: ...
+
+    @abc.abstractmethod
+    def list_webhooks(self) -> list[WebhookResponse]: ...
+
+    @abc.abstractmethod
+    def get_webhook(self, webhook_id: UUID | str) -> WebhookResponse: ...
+
+    @abc.abstractmethod
+    def delete_webhook(self, webhook_id: UUID | str, reason: str | None = None) -> None: ...
+
+    @abc.abstractmethod
+    def list_webhook_deliveries(
+        self, webhook_id: UUID | str, limit: int = 50
+    ) -> list[WebhookDelivery]: ...
 
     # --------------------------------------------------------------- lifecycle
 

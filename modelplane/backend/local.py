@@ -73,6 +73,7 @@ if TYPE_CHECKING:
 
     from ..artifacts.content_store import ArtifactStore, StoredArtifact
     from ..store_handle import Store
+    from ..webhooks.responses import CreatedWebhook, WebhookDelivery, WebhookResponse
 
 #: The log table the eventsourcing library writes for the application named "modelplane".
 EVENTS_TABLE = "modelplane_events"
@@ -804,6 +805,44 @@ class LocalBackend(Backend):
         from .tokens import revoke_token
 
         revoke_token(self._store, name, self.actor)
+
+    # ---------------------------------------------------------------- webhooks
+
+    def create_webhook(
+        self, url: str, events: list[str], model: str | None, secret: str | None
+    ) -> CreatedWebhook:
+        self._allow(ADMIN, "Registering a webhook")
+        from modelplane.webhooks.registrations import create_webhook
+
+        return create_webhook(
+            self._store, url=url, events=events, model=model, secret=secret, actor=self.actor
+        )
+
+    def list_webhooks(self) -> list[WebhookResponse]:
+        self._allow(ADMIN, "Listing webhooks")
+        from modelplane.webhooks.registrations import list_webhooks
+
+        return list_webhooks(self._store)
+
+    def get_webhook(self, webhook_id: UUID | str) -> WebhookResponse:
+        self._allow(ADMIN, "Reading a webhook")
+        from modelplane.webhooks.registrations import get_webhook
+
+        return get_webhook(self._store, webhook_id)
+
+    def delete_webhook(self, webhook_id: UUID | str, reason: str | None = None) -> None:
+        self._allow(ADMIN, "Removing a webhook")
+        from modelplane.webhooks.registrations import remove_webhook
+
+        remove_webhook(self._store, webhook_id, reason, self.actor)
+
+    def list_webhook_deliveries(
+        self, webhook_id: UUID | str, limit: int = 50
+    ) -> list[WebhookDelivery]:
+        self._allow(ADMIN, "Reading a webhook's deliveries")
+        from modelplane.webhooks.registrations import list_deliveries
+
+        return list_deliveries(self._store, webhook_id, limit)
 
     # ----------------------------------------------------------------- helpers
 

@@ -34,7 +34,8 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     cls=lazy_group(
         "modelplane.cli.commands",
-        *("events", "replay", "model", "run", "artifact", "token", "server", "login", "logout"),
+        *("events", "replay", "model", "run", "artifact", "token", "webhook", "server"),
+        *("login", "logout"),
     ),
 )
 

@@ -36,6 +36,7 @@ TREE: dict[str, Any] = {
     "run": {"list": None, "describe": None, "mark-failed": None},
     "artifact": {"list": None, "describe": None},
     "token": {"create": None, "list": None, "revoke": None},
+    "webhook": {"add": None, "list": None, "remove": None, "deliveries": None},
     "server": {"start": None},
     "login": None,
     "logout": None,

@@ -45,6 +45,11 @@ ADMIN_ROUTES = {
     ("DELETE", "/api/v1/tokens/{name}"),
     ("POST", "/api/v1/replay"),
     ("GET", "/api/v1/log"),
+    ("POST", "/api/v1/webhooks"),
+    ("GET", "/api/v1/webhooks"),
+    ("GET", "/api/v1/webhooks/{webhook_id}"),
+    ("DELETE", "/api/v1/webhooks/{webhook_id}"),
+    ("GET", "/api/v1/webhooks/{webhook_id}/deliveries"),
 }
 PUBLIC_ROUTES = {("GET", "/api/v1/health")}
 READ_METHODS = {"GET", "HEAD"}

@@ -107,6 +107,11 @@ ADMINS: dict[str, Call] = {
     "revoke_token": lambda b, w: b.revoke_token("ci"),
     "rebuild_projections": lambda b, w: b.rebuild_projections(),
     "read_log": lambda b, w: b.read_log(0, None, 10),
+    "create_webhook": lambda b, w: b.create_webhook("http://127.0.0.1:9/", ["*"], None, None),
+    "list_webhooks": lambda b, w: b.list_webhooks(),
+    "get_webhook": lambda b, w: b.get_webhook(uuid4()),
+    "delete_webhook": lambda b, w: b.delete_webhook(uuid4(), None),
+    "list_webhook_deliveries": lambda b, w: b.list_webhook_deliveries(uuid4(), 10),
 }
 
 
