@@ -7,7 +7,9 @@ shows medians and p95s per op, modelplane/peer ratios and the modelplane
 targets as met/missed; nothing is asserted, the numbers are the output.
 Results go to ``benchmarks/results/bench-<UTC>.json`` and ``latest.json``.
 The HTTP section (``http_bench.py``: modelplane's server against ``mlflow server``)
-runs last; ``--http`` runs it alone and writes ``http-<UTC>.json`` instead.
+runs after the in-process ones; ``--http`` runs it alone and writes ``http-<UTC>.json``
+instead. The service section (``service_bench.py``: event-stream latency and the mixed load,
+modelplane's server alone) runs last; ``--service`` runs it alone (``service-<UTC>.json``).
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from typing import Any
 
 import http_bench
 import scale
+import service_bench
 from peers._common import run_json_child  # stdlib-only, shared with the peers
 
 HERE = Path(__file__).resolve().parent
@@ -398,6 +401,34 @@ def print_http(doc: dict[str, Any]) -> dict[str, Any] | None:
     return {"header": header, "rows": rows}
 
 
+def run_service(quick: bool, no_postgres: bool) -> dict[str, Any]:
+    """The service section as its own subprocess (it starts and stops servers of its own)."""
+    argv = [sys.executable, str(HERE / "service_bench.py")]
+    argv += ["--quick"] * quick + ["--no-postgres"] * no_postgres
+    note(f"service: {' '.join(argv)}")
+    child = run_json_child(argv, RESULTS / "service.tmp", cwd=str(HERE))
+    if child.result is None:
+        why = f"exit code {child.returncode}" if child.returncode else "no JSON on stdout"
+        note(f"service: FAILED ({why}) after {child.wall_s:.0f} s")
+        return {"system": "service", "error": why, "wall_s": child.wall_s}
+    note(f"service: done in {child.wall_s:.0f} s")
+    return {**child.result, "wall_s": child.wall_s}
+
+
+def print_service(doc: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Print the stream and load tables; return them for the JSON (None if the run failed)."""
+    if "error" in doc:
+        print(f"\nService: FAILED ({doc['error']})")
+        return None
+    printed = []
+    for title, header, rows in service_bench.tables(doc):
+        print_table(title, header, rows)
+        printed.append({"title": title, "header": header, "rows": rows})
+    for what, why in doc.get("skipped", {}).items():
+        print(f"  service {what}: not run ({why})")
+    return printed
+
+
 def machine() -> dict[str, Any]:
     """Where the figures were taken."""
     return {
@@ -432,6 +463,19 @@ def http_only(args: argparse.Namespace) -> int:
     return 0
 
 
+def service_only(args: argparse.Namespace) -> int:
+    """``--service``: the service section alone."""
+    doc: dict[str, Any] = {
+        "timestamp_utc": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
+        "quick": args.quick,
+        "machine": machine(),
+        "service": run_service(args.quick, args.no_postgres),
+    }
+    doc["service_tables"] = print_service(doc["service"])
+    save("service", doc, latest=False)
+    return 0
+
+
 def main() -> int:
     """Parse args, run every system, print and save the comparison."""
     parser = argparse.ArgumentParser(description="modelplane benchmark vs ZenML and MLflow")
@@ -456,6 +500,12 @@ def main() -> int:
         help="only the HTTP section (http_bench.py): modelplane's server vs mlflow server",
     )
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP section")
+    parser.add_argument(
+        "--service",
+        action="store_true",
+        help="only the service section (service_bench.py): stream latency and mixed load",
+    )
+    parser.add_argument("--no-service", action="store_true", help="skip the service section")
     scale.add_arguments(parser)
     args = parser.parse_args()
     if args.scale:
@@ -466,9 +516,13 @@ def main() -> int:
             report(saved["systems"], saved["quick"])
         if "http" in saved:
             print_http(saved["http"])
+        if "service" in saved:
+            print_service(saved["service"])
         return 0
     if args.http:
         return http_only(args)
+    if args.service:
+        return service_only(args)
     quick = ["--quick"] if args.quick else []
 
     want_mp = args.only in (None, "modelplane")
@@ -502,15 +556,21 @@ def main() -> int:
     for system, why in skipped.items():
         note(f"{system}: not in the table ({why})")
 
-    # HTTP last: its servers would otherwise share the 2 cores with the in-process runs.
+    # The server sections last: their servers would otherwise share the 2 cores with the
+    # in-process runs.
     http: dict[str, Any] | None = None
     if not args.no_http and args.only in (None, "modelplane"):
         http = run_http(
             args.quick, args.no_postgres, args.only is None and ready.get("mlflow", False)
         )
 
+    service: dict[str, Any] | None = None
+    if not args.no_service and args.only in (None, "modelplane"):
+        service = run_service(args.quick, args.no_postgres)
+
     header, rows, verdicts = report(results, args.quick)
     http_table = None if http is None else print_http(http)
+    service_tables = None if service is None else print_service(service)
 
     doc = {
         "timestamp_utc": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
@@ -525,6 +585,9 @@ def main() -> int:
     if http is not None:
         doc["http"] = http
         doc["http_table"] = http_table
+    if service is not None:
+        doc["service"] = service
+        doc["service_tables"] = service_tables
     save("bench", doc, latest=True)
     return 0
 

@@ -1,0 +1,71 @@
+"""The service bench's own run, at smoke sizes: stream latency and the mixed load.
+
+``make bench`` prints its service figures from ``benchmarks/service_bench.py``; a refactor that
+breaks a step of it would otherwise show only when someone runs the full comparison. This runs
+every configuration (1 and 4 workers, SQLite and PostgreSQL) with a few writes and half a
+second of load each, and checks that each figure was measured (every subscriber got every
+event once, every operation of the mix answered as the contract allows), not how fast.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REQUIRE_POSTGRES, _pg_available
+
+BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
+OPS = ("read_latest", "read_production", "create", "forced", "unforced", "conditional")
+
+
+def test_service_bench_measures_every_figure(tmp_path: Path) -> None:
+    argv = [sys.executable, str(BENCH / "service_bench.py"), "--smoke"]
+    problem = _pg_available()
+    with_postgres = problem is None
+    if not with_postgres:
+        if REQUIRE_POSTGRES:
+            pytest.fail(f"PostgreSQL is required (MODELPLANE_REQUIRE_POSTGRES=1): {problem}")
+        argv.append("--no-postgres")
+    env = {**os.environ, "MODELPLANE_HOME": str(tmp_path / "home")}
+    done = subprocess.run(
+        argv, cwd=BENCH, env=env, capture_output=True, text=True, timeout=600, check=False
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    doc = json.loads(done.stdout)
+    configs = doc["configs"]
+    expected = {
+        f"modelplane-{store}-w{workers}"
+        for store in ("sqlite", "postgres")[: 1 + with_postgres]
+        for workers in (1, 4)
+    }
+    assert set(configs) == expected, sorted(configs)
+    sizes = doc["sizes"]
+    for name, config in configs.items():
+        assert "error" not in config, (name, config)
+        assert set(config["stream"]) == {"1", "50"}, name
+        for count, stream in config["stream"].items():
+            where = (name, count, stream)
+            assert stream["subscribers"] == int(count), where
+            assert stream["writes"] == sizes["stream_writes"], where
+            # a creation appends two events, each sent to every subscriber once
+            assert stream["events"] == 2 * stream["writes"], where
+            assert (stream["missing"], stream["duplicates"], stream["unattributed"]) == (0, 0, 0)
+            assert stream["pairs"] == int(count) * stream["events"], where
+            for figure in ("from_ack", "from_send"):
+                assert stream[figure]["n"] == stream["pairs"], where
+            assert stream["from_send"]["p50_ms"] > 0, where
+            assert stream["write"]["n"] == stream["writes"], where
+        load = config["load"]
+        assert load["errors"] == 0, (name, load["error_samples"])
+        assert load["clients"] == 16 and load["req_per_s"] > 0, (name, load)
+        assert load["client_cores"] > 0 and load["server_cores"] > 0, (name, load)
+        assert set(load["ops"]) == set(OPS), name
+        for op in OPS:
+            assert load["ops"][op]["n"] > 0, (name, op, load["statuses"])
+        assert load["requests"] == sum(load["statuses"].values()), (name, load)
+    assert ("postgres" in doc["skipped"]) == (not with_postgres)
