@@ -13,8 +13,11 @@ the child holding the server's end of it (``/proc/net/tcp`` and ``/proc/<pid>/fd
 process is ever looked up by name. The worker killed is the one holding the stream consumer's
 connection, chosen among those that also serve load clients where possible.
 
-A write whose connection died before its answer came has an unknown outcome; it is not retried
-(no ``Idempotency-Key``). Every write carries what identifies its events in the log (a
+Half the clients send their writes with an ``Idempotency-Key`` and, when the connection dies,
+send them again with it on a new connection (waiting out ``IdempotencyInProgressError`` while
+the dead worker's claim runs out): each of those writes ends acknowledged, applied once. For
+the other half a write whose connection died before its answer came has an unknown outcome
+and is not retried. Every write carries what identifies its events in the log (a
 creation: a version name of its own; a promotion: its version, which is promoted at most once),
 so afterwards each write's events are counted: an acknowledged write's events are all there
 once, an unknown one's are all there once or not at all, and no event belongs to anything else.
@@ -27,6 +30,7 @@ import random
 import signal
 import threading
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -59,6 +63,9 @@ CATCH_UP_SECONDS = 60.0
 PROBES = 200
 #: tries at opening the consumer on a worker that also serves load clients
 PLACEMENTS = 20
+#: the idempotency lease, and how often a keyed write is sent again before giving up
+LEASE_SECONDS = 2
+KEYED_ATTEMPTS = 40
 #: a short keep-alive, so the consumer wakes at least this often to check it is done
 KEEPALIVE = "1"
 #: a creation with a name of its own also claims the name (test_http_load.py's have none)
@@ -150,7 +157,11 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
     name, url = create_database()
     home = tmp_path / "home"
     home.mkdir()
-    env = {"MODELPLANE_STREAM_KEEPALIVE_SECONDS": KEEPALIVE}
+    env = {
+        "MODELPLANE_STREAM_KEEPALIVE_SECONDS": KEEPALIVE,
+        # a claim held by the killed worker blocks its key this long (60 s by default)
+        "MODELPLANE_IDEMPOTENCY_LEASE_SECONDS": str(LEASE_SECONDS),
+    }
     try:
         with running_server(home, url, workers=WORKERS, extra_env=env) as running:
             yield running
@@ -196,6 +207,7 @@ class Tally:
 
     acked: dict[tuple[str, str], float] = field(default_factory=dict)
     unknown: set[tuple[str, str]] = field(default_factory=set)
+    retried: set[tuple[str, str]] = field(default_factory=set)  # sent again with their key
     created: dict[str, str] = field(default_factory=dict)  # version name -> id
     broken_reads: int = 0
     failures: list[str] = field(default_factory=list)
@@ -211,6 +223,8 @@ class LoadClient:
         self.fresh: dict[str, list[str]] = {m: [] for m in MODELS}
         self.tally = Tally()
         self.made = 0
+        #: whether this client's writes carry a key and are sent again after a cut
+        self.keyed = index % 2 == 0
 
     def _connect(self) -> httpx.Client:
         return httpx.Client(
@@ -244,22 +258,53 @@ class LoadClient:
             self.http.close()
 
     def _send(
-        self, method: str, path: str, body: dict[str, Any] | None, status: int
+        self,
+        method: str,
+        path: str,
+        body: dict[str, Any] | None,
+        status: int,
+        write: tuple[str, str] | None = None,
     ) -> httpx.Response | None:
         """The answer, or None when the connection died first (the outcome is unknown)."""
-        try:
-            response = self.http.request(method, path, json=body)
-        except httpx.TransportError:
+        if write is not None and self.keyed:
+            response = self._send_keyed(method, path, body, write)
+        else:
+            try:
+                response = self.http.request(method, path, json=body)
+            except httpx.TransportError:
+                return None
+        if response is None:
             return None
         if response.status_code != status:
             self.tally.failures.append(f"{method} {path}: {response.status_code} {response.text}")
         return response
 
+    def _send_keyed(
+        self, method: str, path: str, body: dict[str, Any] | None, write: tuple[str, str]
+    ) -> httpx.Response | None:
+        headers = {"Idempotency-Key": uuid.uuid4().hex}
+        for _ in range(KEYED_ATTEMPTS):
+            try:
+                response = self.http.request(method, path, json=body, headers=headers)
+            except httpx.TransportError:
+                self.tally.retried.add(write)
+                self.http.close()
+                self.http = self._connect()
+                time.sleep(0.1)
+                continue
+            busy = response.status_code == 409 and "IdempotencyInProgressError" in response.text
+            if not busy:
+                return response
+            self.tally.retried.add(write)
+            time.sleep(min(float(response.headers.get("Retry-After", "1")), LEASE_SECONDS))
+        return None
+
     def create(self, model: str) -> None:
         self.made += 1
         name = f"k{self.index}-{self.made}"
         key = ("create", name)
-        response = self._send("POST", "/model_versions", {"model": model, "name": name}, 201)
+        body = {"model": model, "name": name}
+        response = self._send("POST", "/model_versions", body, 201, key)
         if response is None:
             self.tally.unknown.add(key)
         elif response.status_code == 201:
@@ -276,7 +321,7 @@ class LoadClient:
         version = self.fresh[model].pop()  # promoted at most once, whatever the outcome
         key = ("promote", version)
         body = {"stage": "production", "force": True}
-        response = self._send("PUT", f"/model_versions/{version}", body, 200)
+        response = self._send("PUT", f"/model_versions/{version}", body, 200, key)
         if response is None:
             self.tally.unknown.add(key)
         elif response.status_code == 200:
@@ -458,6 +503,7 @@ def test_a_worker_killed_mid_load_loses_nothing(server: RunningServer) -> None:
         assert not client.tally.failures, client.tally.failures[:5]
         tally.acked |= client.tally.acked
         tally.unknown |= client.tally.unknown
+        tally.retried |= client.tally.retried
         tally.created |= client.tally.created
         tally.broken_reads += client.tally.broken_reads
     after_kill = sum(1 for at in tally.acked.values() if at > killed_at)
@@ -473,6 +519,8 @@ def test_a_worker_killed_mid_load_loses_nothing(server: RunningServer) -> None:
         assert counts == full[key[0]], (key, counts)  # all of it, once: never applied twice
     lost = [key for key in tally.acked if key not in writes]
     assert not lost, lost[:5]
+    # a write sent again with its key was answered, and (above) applied once
+    assert tally.retried <= set(tally.acked), sorted(tally.retried - set(tally.acked))
     applied = sorted(key for key in tally.unknown if key in writes)
     made = {
         e["payload"]["name"]: e["originator_id"] for e in log if e["type"] == "ModelVersion.Created"
@@ -483,6 +531,7 @@ def test_a_worker_killed_mid_load_loses_nothing(server: RunningServer) -> None:
         f"{on_victim} of {CLIENTS} client connections); replaced by {replacement}. "
         f"{len(tally.acked)} writes acknowledged ({after_kill} after the kill), "
         f"{len(tally.unknown)} of unknown outcome ({len(applied)} applied: {applied}), "
+        f"{len(tally.retried)} sent again with their key, "
         f"{tally.broken_reads} reads cut off; the consumer reconnected {consumer.breaks} time(s)"
     )
 
