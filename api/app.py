@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from modelplane import head_watch
 from modelplane.artifacts.content_store import ArtifactStore
 from modelplane.store_handle import Store
 from modelplane.webhooks import deliverer
@@ -45,7 +46,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         redoc_url=None,
     )
     store = Store(settings.store_url)
-    app.state.modelplane = ServerState(settings, store, ArtifactStore())
+    watcher = head_watch.install(app, store)
+    app.state.modelplane = ServerState(settings, store, ArtifactStore(), watcher)
     errors.install(app)
     routers = (system, models, model_versions, runs, artifacts, metadata, events, log, tokens)
     for module in (*routers, webhooks):
@@ -57,7 +59,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.add_middleware(RawPathMiddleware)
 
-    deliverer.install(app, store)  # before close_store: it stops first
+    deliverer.install(app, store, watcher)  # before close_store: it stops first
 
     @app.on_event("shutdown")
     def close_store() -> None:

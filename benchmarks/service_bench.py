@@ -1,4 +1,5 @@
-"""Service figures: how soon a live event stream delivers a write, and the mixed load's pace.
+"""Service figures: how soon a live event stream and a webhook deliver a write, and the mixed
+load's pace.
 
 Both against ``modelplane server start`` with 1 and 4 workers, on a fresh SQLite store and on a
 fresh PostgreSQL database, one server per configuration (started in a session of its own and
@@ -13,7 +14,13 @@ the machine's cores with the server:
   processes of their own, each one asyncio loop of ``httpx.AsyncClient`` streams, so fifty of
   them are neither fifty threads fighting over one GIL nor in the writer's process; every
   timestamp is ``time.perf_counter`` (CLOCK_MONOTONIC: one clock for every process). A stream
-  looks for new events every 250 ms (``api/routers/events.py``), which sets the scale.
+  waits on its server process's head watcher (``modelplane/head_watch.py``): woken at once by
+  a write in its own process, and by one in another worker through PostgreSQL's NOTIFY or, on
+  SQLite, the watcher's poll of the head (every 25 ms).
+- webhooks: ``webhook_bench.measure`` on the same server: one webhook to a receiver in this
+  process, one version created at a time after a random pause, each awaited at the receiver;
+  latency from the append's answer (and from its send) to the delivery's arrival. With 4
+  workers, the worker holding the webhook's lease is often not the one that took the write.
 - load: the mix of ``tests/resilience/test_http_load.py`` (reads of the latest and of the
   production version, creations, forced, unforced and conditional promotions over 4 models that
   each have a production holder) by 16 clients for a fixed time, from 4 processes of 4 asyncio
@@ -59,11 +66,13 @@ from http_bench import (  # noqa: E402
     modelplane_server,
 )
 from peers._common import Samples, capture_stdout, emit, log  # noqa: E402
+from webhook_bench import measure as measure_webhooks  # noqa: E402
 
 if TYPE_CHECKING:
     import httpx
 
 STREAM_MODEL = "stream"
+WEBHOOK_MODEL = "webhook"
 LOAD_MODELS = ("churn", "fraud", "rank", "price")
 #: what each load operation is drawn with (test_http_load.py's mix)
 MIX: tuple[tuple[str, int], ...] = (
@@ -99,6 +108,10 @@ class ServiceSizes:
     interval_ms: float = 20.0
     subscribers: tuple[int, ...] = (1, 50)
     subscriber_processes: int = 2
+    webhook_events: int = 100
+    webhook_warmup: int = 10
+    #: the most of the random pause before each webhook sample's append
+    webhook_pause_s: float = 0.2
     load_seconds: float = 20.0
     load_processes: int = 4
     clients_per_process: int = 4
@@ -106,12 +119,18 @@ class ServiceSizes:
     @classmethod
     def quick(cls) -> ServiceSizes:
         """`run.py --quick`: the same shape, fewer writes and a shorter load."""
-        return cls(stream_writes=60, load_seconds=5.0)
+        return cls(stream_writes=60, webhook_events=30, load_seconds=5.0)
 
     @classmethod
     def smoke(cls) -> ServiceSizes:
         """The integration test's: seconds, only to prove every step still runs."""
-        return cls(stream_writes=5, load_seconds=0.5)
+        return cls(
+            stream_writes=5,
+            webhook_events=3,
+            webhook_warmup=1,
+            webhook_pause_s=0.05,
+            load_seconds=0.5,
+        )
 
     @property
     def clients(self) -> int:
@@ -618,6 +637,14 @@ def run_config(config: Config, sizes: ServiceSizes) -> dict[str, Any]:
             for count in sizes.subscribers:
                 log(f"{config.name}: stream latency, {count} subscriber(s)")
                 result["stream"][str(count)] = stream_latency(server, http, count, sizes)
+            log(f"{config.name}: webhook latency, {sizes.webhook_events} deliveries")
+            result["webhooks"] = measure_webhooks(
+                http,
+                sizes.webhook_events,
+                model=WEBHOOK_MODEL,
+                warmup=sizes.webhook_warmup,
+                max_pause=sizes.webhook_pause_s,
+            )  # the webhook is removed after: the load below delivers nothing
             setup_load(http)
         log(f"{config.name}: load, {sizes.clients} clients for {sizes.load_seconds:g} s")
         result["load"] = load(server, sizes)
@@ -653,7 +680,7 @@ def _pair(figures: Mapping[str, Any]) -> str:
 
 
 def tables(doc: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[str]]]]:
-    """(title, header, rows) of the stream table and of the load table."""
+    """(title, header, rows) of the stream table, the webhook table and the load table."""
     sizes = doc["sizes"]
     configs_: Mapping[str, Any] = doc["configs"]
     stream_header = [
@@ -693,6 +720,27 @@ def tables(doc: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[str]]
         "each subscriber minus the writer's acknowledgement, and minus its send; subscribers: "
         "asyncio streams of httpx.AsyncClient in processes of their own)"
     )
+    webhook_header = ["server", "deliveries", "from ack p50/p95", "from send p50/p95", "max"]
+    webhook_rows: list[list[str]] = []
+    for name, res in configs_.items():
+        hooks = res.get("webhooks")
+        if hooks is None:  # failed before (its error is in the stream table), or an old run
+            continue
+        ack, send = hooks["after_answer"], hooks["after_request"]
+        webhook_rows.append(
+            [
+                name,
+                str(hooks["events"]),
+                f"{_ms(ack['p50_ms'])} / {_ms(ack['p95_ms'])}",
+                f"{_ms(send['p50_ms'])} / {_ms(send['p95_ms'])}",
+                _ms(ack["max_ms"]),
+            ]
+        )
+    webhook_title = (
+        f"Webhook delivery latency, ms (one version created at a time, after a random pause of "
+        f"up to {sizes.get('webhook_pause_s', 0) * 1000:g} ms; its delivery's arrival at a "
+        "receiver in the bench process minus the append's answer, and minus its send)"
+    )
     kinds = [kind for kind, _ in MIX]
     load_header = [
         "server",
@@ -725,7 +773,11 @@ def tables(doc: Mapping[str, Any]) -> list[tuple[str, list[str], list[list[str]]
         f"({sizes['load_processes'] * sizes['clients_per_process']} clients for "
         f"{sizes['load_seconds']:g} s: {client})"
     )
-    return [(stream_title, stream_header, stream_rows), (load_title, load_header, load_rows)]
+    return [
+        (stream_title, stream_header, stream_rows),
+        (webhook_title, webhook_header, webhook_rows),
+        (load_title, load_header, load_rows),
+    ]
 
 
 # ----------------------------------------------------------------------- main

@@ -1,19 +1,22 @@
 """Webhook delivery latency: from an append's answer to the receiver's arrival.
 
-One ``modelplane server start`` (default webhook settings: the deliverer polls the log's
-head every 0.25 s) on a fresh store, one receiver on loopback in this process, one webhook
-for ``ModelVersion.Created``. Each sample creates a model version over HTTP (one matching
-event) and waits for its delivery before the next, so a sample is the deliverer's own delay
-(poll wait, log read, signing, POST), not a queue behind earlier events; a random pause (up to
-0.5 s) before each append spreads the appends over the poll cycle. Both ends are timed
-with this process's ``perf_counter``: ``after_answer`` starts when the append's 201 arrives
-(the event is committed), ``after_request`` when the append was sent.
+One ``modelplane server start`` (default settings: the deliverer is woken by the process's
+head watcher, ``modelplane/head_watch.py``) on a fresh store, one receiver on loopback in this
+process, one webhook for one model's ``ModelVersion.Created``. Each sample creates a model
+version over HTTP (one matching event) and waits for its delivery before the next, so a
+sample is the deliverer's own delay (wake-up, log read, signing, POST), not a queue behind
+earlier events; a random pause (up to 0.5 s) before each append spreads the appends over any
+poll cycle left (another worker's writes reach a SQLite server's deliverer through a short
+poll of the head). Both ends are timed with this process's ``perf_counter``: ``after_answer``
+starts when the append's 201 arrives (the event is committed), ``after_request`` when the
+append was sent.
 
     .venv/bin/python benchmarks/webhook_bench.py                  # SQLite and PostgreSQL
     .venv/bin/python benchmarks/webhook_bench.py --store sqlite --events 200
 
-``run(store_url)`` is the entry point for other benchmark drivers; it prints progress on
-stderr and returns the figures as a dict.
+``run(store_url)`` starts a server of its own; ``measure(http, ...)`` measures through a server
+already running (``service_bench.py`` does, per configuration). Both print progress on stderr
+and return the figures as a dict.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 HERE = Path(__file__).resolve().parent
 if str(HERE) not in sys.path:
@@ -39,6 +42,9 @@ if str(HERE) not in sys.path:
 from bench_modelplane import fresh_store  # noqa: E402
 from http_bench import _clean_env, free_port, running  # noqa: E402
 from peers._common import log  # noqa: E402
+
+if TYPE_CHECKING:
+    import httpx
 
 #: the appends before the timed ones (connections, caches, the deliverer's first claim)
 WARMUP = 10
@@ -117,48 +123,65 @@ def run(store_url: str | None = None, events: int = 200, workers: int = 1) -> di
     argv = [sys.executable, "-m", "modelplane", "server", "start", "--port", str(port)]
     argv += ["--workers", str(workers)]
     base = f"http://127.0.0.1:{port}/api/v1"
-    receiver = _Receiver()
     try:
         with running(argv, env, home, f"{base}/health", home / "server.log"):
             token = (home / "server-admin-token").read_text(encoding="utf-8").strip()
             headers = {"Authorization": f"Bearer {token}"}
             with httpx.Client(base_url=base, headers=headers, timeout=30) as http:
-                hook = {"url": receiver.url, "events": ["ModelVersion.Created"]}
-                http.post("/webhooks", json=hook).raise_for_status()
-                http.post("/models", json={"name": "latency"}).raise_for_status()
-                after_answer: list[float] = []
-                after_request: list[float] = []
-                pauses = random.Random(20261207)
-                for n in range(WARMUP + events):
-                    time.sleep(pauses.uniform(0, MAX_PAUSE_SECONDS))
-                    sent = time.perf_counter()
-                    created = http.post("/model_versions", json={"model": "latency"})
-                    answered = time.perf_counter()
-                    created.raise_for_status()
-                    position = _created_position(http, created.json()["id"])
-                    arrived = receiver.wait_for(position)
-                    if n >= WARMUP:
-                        after_answer.append(max(0.0, arrived - answered))
-                        after_request.append(arrived - sent)
-                    if n and n % 50 == 0:
-                        log(f"webhooks: {n}/{WARMUP + events} deliveries")
+                figures = measure(http, events)
+    finally:
+        shutil.rmtree(home, ignore_errors=True)
+    store = "postgres" if store_url and store_url.startswith("postgresql") else "sqlite"
+    return {"store": store, "workers": workers, **figures}
+
+
+def measure(
+    http: httpx.Client,
+    events: int,
+    model: str = "latency",
+    warmup: int = WARMUP,
+    max_pause: float = MAX_PAUSE_SECONDS,
+) -> dict[str, Any]:
+    """Delivery latency over ``events`` appends (after ``warmup`` untimed ones) through the
+    server ``http`` talks to (as an admin): a webhook for ``model``'s ``ModelVersion.Created``
+    (the model is registered here) to a receiver in this process, removed at the end, so
+    that later measurements on the same server deliver nothing."""
+    receiver = _Receiver()
+    try:
+        http.post("/models", json={"name": model}).raise_for_status()
+        hook = {"url": receiver.url, "events": ["ModelVersion.Created"], "model": model}
+        registered = http.post("/webhooks", json=hook)
+        registered.raise_for_status()
+        after_answer: list[float] = []
+        after_request: list[float] = []
+        pauses = random.Random(20261207)
+        for n in range(warmup + events):
+            time.sleep(pauses.uniform(0, max_pause))
+            sent = time.perf_counter()
+            created = http.post("/model_versions", json={"model": model})
+            answered = time.perf_counter()
+            created.raise_for_status()
+            position = _created_position(http, model, created.json()["id"])
+            arrived = receiver.wait_for(position)
+            if n >= warmup:
+                after_answer.append(max(0.0, arrived - answered))
+                after_request.append(arrived - sent)
+            if n and n % 50 == 0:
+                log(f"webhooks: {n}/{warmup + events} deliveries")
+        http.delete(f"/webhooks/{registered.json()['id']}").raise_for_status()
     finally:
         receiver.close()
-        shutil.rmtree(home, ignore_errors=True)
     return {
-        "store": "postgres" if store_url and store_url.startswith("postgresql") else "sqlite",
-        "workers": workers,
         "events": events,
-        "poll_seconds": 0.25,
-        "max_pause_seconds": MAX_PAUSE_SECONDS,
+        "max_pause_seconds": max_pause,
         "after_answer": _summary(after_answer),
         "after_request": _summary(after_request),
     }
 
 
-def _created_position(http: Any, version_id: str) -> int:
+def _created_position(http: httpx.Client, model: str, version_id: str) -> int:
     """The log position of the version's ``ModelVersion.Created`` (its own first event)."""
-    found = http.get("/events", params={"model": "latency", "after": 0, "limit": 10_000})
+    found = http.get("/events", params={"model": model, "after": 0, "limit": 10_000})
     found.raise_for_status()
     for event in reversed(found.json()):
         if event["type"] == "ModelVersion.Created" and event["originator_id"] == version_id:

@@ -10,7 +10,7 @@ fast.
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING
 
@@ -31,6 +31,7 @@ class Store:
         self.url = url
         self._engine: Engine | None = None
         self._registry: ProjectedRegistry | None = None
+        self._when_open: list[Callable[[ProjectedRegistry], None]] = []
         self._lock = threading.RLock()
 
     @classmethod
@@ -50,8 +51,20 @@ class Store:
                 if self._registry is None:
                     from modelplane.projections.projected_registry import open_registry
 
-                    self._registry = open_registry(self.url)
+                    registry = open_registry(self.url)
+                    for callback in self._when_open:
+                        callback(registry)
+                    self._registry = registry
         return self._registry
+
+    def when_open(self, callback: Callable[[ProjectedRegistry], None]) -> None:
+        """Call ``callback`` with the write model before its first use (at once if it is open
+        already), without opening it: for what must hear of every commit (``head_watch``)."""
+        with self._lock:
+            if self._registry is None:
+                self._when_open.append(callback)
+                return
+        callback(self._registry)
 
     @property
     def engine(self) -> Engine:

@@ -50,7 +50,8 @@ class ProjectedRegistry(Registry):
 
     def save(self, *objs: Any, **kwargs: Any) -> list[Recording[UUID]]:
         """Append the events, fold them into the read tables and move the tracking rows, in
-        one transaction; tell ``on_commit`` the position reached once it has committed.
+        one transaction; tell ``on_commit`` the position reached once it has committed (and,
+        on PostgreSQL, every process's head watcher: see :meth:`_notify_listeners`).
 
         Alone, a save is its own transaction. Inside a transaction already open in this
         context (:meth:`atomic`: a keyed HTTP write, whose stored answer commits with its
@@ -73,6 +74,7 @@ class ProjectedRegistry(Registry):
                     self._saving = None
                 if recordings:
                     catch_up(session, self.event_log, recordings)
+                    self._notify_listeners(session, int(recordings[-1].notification.id))
             if outer is not None and recordings:
                 saved: set[UUID] = session.info.setdefault(_SAVED, set())
                 saved.update(obj.id for obj in objs if hasattr(obj, "id"))
@@ -84,6 +86,18 @@ class ProjectedRegistry(Registry):
     def _committed(self, position: int) -> None:
         for callback in self.on_commit:
             callback(position)
+
+    def _notify_listeners(self, session: Session, position: int) -> None:
+        """On PostgreSQL, ``pg_notify`` the position on ``<log table>_head``, which
+        ``modelplane.head_watch`` LISTENs on in every server process. Sent inside the
+        transaction, it is delivered when the transaction commits, and never for one (or a
+        savepoint) rolled back. (The library's own bare ``NOTIFY <log table>`` carries no
+        position, which each listener would have to read back.)"""
+        if self.engine.dialect.name == "postgresql":
+            session.execute(
+                text("SELECT pg_notify(:channel, :position)"),
+                {"channel": f"{self.event_log.table.name}_head", "position": str(position)},
+            )
 
     @contextlib.contextmanager
     def atomic(self) -> Iterator[Session]:

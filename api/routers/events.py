@@ -6,6 +6,7 @@ import asyncio
 import os
 import re
 import time
+import weakref
 from collections.abc import AsyncIterator
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -30,14 +31,17 @@ from ..responses import JSON, dumps
 from ..state import ServerState, server_state
 
 if TYPE_CHECKING:
+    from modelplane.backend.local import LocalBackend
+    from modelplane.head_watch import HeadWatcher
     from modelplane.responses import LoggedEvent
+    from modelplane.store_handle import Store
 
 router = APIRouter(tags=["events"], responses=RESPONSES, route_class=IdempotentRoute)
 
 Position = Annotated[int | None, Query(ge=0, le=2**63 - 1)]
-#: how often a stream looks for new events, and re-checks its token
-POLL_SECONDS = 0.25
 STREAM_BATCH = 500
+#: a stream checks its token again at most this often, once the log has moved since
+TOKEN_CHECK_SECONDS = 0.25
 _DIGITS = re.compile(r"[0-9]{1,19}")
 #: an idle stream sends a comment this often, so proxies and clients see it is alive
 DEFAULT_KEEPALIVE_SECONDS = 15.0
@@ -96,8 +100,14 @@ async def stream_events(
     starts after: it dispatches no event, but a client that reconnects before any event came
     resumes there rather than at a later end of the log. ``type=`` (repeated, or
     comma-separated) keeps only those event types. An idle stream sends a ``: keep-alive``
-    comment every ``KEEPALIVE_SECONDS``. The token is checked again on every poll: a revoked
-    token's stream ends.
+    comment every ``KEEPALIVE_SECONDS``.
+
+    Between reads a stream waits on the process's head watcher (``modelplane.head_watch``),
+    which wakes it as soon as the log's head passes what it has read: a wake-up is only a
+    hint, the stream reads after its last position as ever. Streams of one process at the
+    same place share each read (``_SharedReads``). Once the log has moved, the token is
+    checked again (at most every ``TOKEN_CHECK_SECONDS``; a revocation is itself an append):
+    a revoked token's stream ends.
     """
     wanted = check_types(types)
     start = after
@@ -112,38 +122,109 @@ async def stream_events(
     await run_in_threadpool(backend.list_events, model_name, start, 1)
     token = request.headers.get("authorization", "").partition(" ")[2].strip()
 
+    watcher = state.watcher
+    reads = _SharedReads.of(state.store, watcher)
+
     async def events() -> AsyncIterator[bytes]:
         position = start
         yield b": modelplane event stream\nid: %d\n\n" % position
         sent = time.monotonic()
+        moved, checked = True, float("-inf")  # whether the log moved since the last check
         while not await request.is_disconnected():
-            if await run_in_threadpool(authenticate, state.store, token) is None:
-                yield b'event: error\ndata: {"type": "AuthenticationError"}\n\n'
-                return
+            if moved and time.monotonic() >= checked + TOKEN_CHECK_SECONDS:
+                if await run_in_threadpool(authenticate, state.store, token) is None:
+                    yield b'event: error\ndata: {"type": "AuthenticationError"}\n\n'
+                    return
+                moved, checked = False, time.monotonic()
             try:
-                batch = await run_in_threadpool(
-                    backend.list_events, model_name, position, STREAM_BATCH
-                )
+                covered, batch = await reads.after(backend, model_name, position)
             except RegistryError as error:  # the response has started: say why it ends
                 body = {"type": type(error).__name__, "message": str(error)}
                 yield b"event: error\ndata: %s\n\n" % dumps(body)
                 return
-            for event in batch:
-                position = event.position
-                if wanted is not None and event.type not in wanted:
+            for at, kind, data in batch:
+                position = at
+                if wanted is not None and kind not in wanted:
                     continue
-                data = dumps(_streamed(event))
-                yield b"id: %d\ndata: %s\n\n" % (event.position, data)
+                yield b"id: %d\ndata: %s\n\n" % (at, data)
                 sent = time.monotonic()
             if len(batch) < STREAM_BATCH:
-                if time.monotonic() - sent + POLL_SECONDS >= KEEPALIVE_SECONDS:
+                # read to the end: wait for the head to pass what the read covered, or for the
+                # token's check that a move since the last one makes due
+                idle = KEEPALIVE_SECONDS - (time.monotonic() - sent)
+                check = checked + TOKEN_CHECK_SECONDS - time.monotonic() if moved else idle
+                if await watcher.changed(max(position, covered), min(idle, check)):
+                    moved = True
+                    continue
+                if watcher.stopped:  # the server is shutting down: the client resumes
+                    return
+                if time.monotonic() - sent >= KEEPALIVE_SECONDS:
                     yield b": keep-alive\n\n"
                     sent = time.monotonic()
-                await asyncio.sleep(POLL_SECONDS)
 
     del who  # authenticated by the dependency before the stream starts
     headers = {"Cache-Control": "no-cache", "X-Accel-Buffering": "no"}
     return StreamingResponse(events(), media_type="text/event-stream", headers=headers)
+
+
+#: what a stream reads at once: (position, type, the ``data:`` JSON) per event, in log order
+Page = list[tuple[int, str, bytes]]
+
+
+class _SharedReads:
+    """The log reads of one store's streams in one event loop, shared by the streams at the
+    same place: woken by the same commit, a process's streams at the head all read after the
+    same position, and one read (and one encoding per event) serves them all.
+
+    A read is shared only while it is in flight; each answers, beside its page, the head
+    the watcher knew when it began: committed before the read started, so the read saw every
+    position up to it, whichever stream started it.
+    """
+
+    _loops: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, dict[Store, _SharedReads]] = (
+        weakref.WeakKeyDictionary()
+    )
+
+    def __init__(self, watcher: HeadWatcher) -> None:
+        self.watcher = watcher
+        self._reading: dict[tuple[str | None, int], asyncio.Task[tuple[int, Page]]] = {}
+
+    @classmethod
+    def of(cls, store: Store, watcher: HeadWatcher) -> _SharedReads:
+        per_store = cls._loops.setdefault(asyncio.get_running_loop(), {})
+        reads = per_store.get(store)
+        if reads is None:
+            reads = per_store[store] = cls(watcher)
+        return reads
+
+    async def after(
+        self, backend: LocalBackend, model: str | None, position: int
+    ) -> tuple[int, Page]:
+        """(the head the read covers, up to ``STREAM_BATCH`` events after ``position``)."""
+        key = (model, position)
+        task = self._reading.get(key)
+        if task is None:
+            task = asyncio.ensure_future(self._read(backend, model, position))
+            self._reading[key] = task
+            task.add_done_callback(lambda done: self._done(key, done))
+        # a stream that goes away stops waiting, not the read the others wait for
+        return await asyncio.shield(task)
+
+    def _done(self, key: tuple[str | None, int], task: asyncio.Task[tuple[int, Page]]) -> None:
+        self._reading.pop(key, None)
+        if not task.cancelled():
+            task.exception()  # retrieved, even if every stream that waited on it has gone
+
+    async def _read(
+        self, backend: LocalBackend, model: str | None, position: int
+    ) -> tuple[int, Page]:
+        covered = self.watcher.head
+        return covered, await run_in_threadpool(_page, backend, model, position)
+
+
+def _page(backend: LocalBackend, model: str | None, position: int) -> Page:
+    events = backend.list_events(model, position, STREAM_BATCH)
+    return [(e.position, e.type, dumps(_streamed(e))) for e in events]
 
 
 def _streamed(event: LoggedEvent) -> dict[str, Any]:

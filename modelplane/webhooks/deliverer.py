@@ -1,11 +1,15 @@
 """The deliverer: one per server process, posting the log's events to the live webhooks.
 
-A poller thread reads, every ``poll`` seconds, the live webhooks (with their secrets and
-cursors: one query) and the log's head, claims the lease of each webhook no live process
-holds, renews the leases it holds every third of their length, and wakes its workers when
-the head moves. A worker thread per claimed webhook reads the log after the webhook's
-position (the reader of ``GET /events``, so a delivery's body is the stream's ``data:``
-object), skips the event types and models it does not want, and posts one event at a time:
+A poller thread reads the log's head and the live webhooks (with their secrets and cursors:
+one query) every ``poll`` seconds, and, while this process holds a webhook, as soon as the
+head moves past what it last read (the process's head watcher, ``modelplane.head_watch``,
+wakes it), so a delivery does not wait for a poll; a process that holds none (a store
+without webhooks) polls on its timer alone, at no cost per append. It claims the lease of
+each webhook no live process holds, renews the leases it holds every third of their length,
+and wakes its workers when the head moves. A worker thread per claimed webhook reads the log
+after the webhook's position (the reader of ``GET /events``, so a delivery's body is the
+stream's ``data:`` object), skips the event types and models it does not want, and posts one
+event at a time:
 
 - a 2xx answer records the attempt and moves the position past the event in one
   transaction, only while this process still holds the lease;
@@ -48,6 +52,7 @@ from .tables import ensure_tables
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from modelplane.head_watch import HeadWatcher
     from modelplane.responses import LoggedEvent
     from modelplane.store_handle import Store
 
@@ -63,13 +68,14 @@ MAX_ANSWER_BYTES = 64 * 1024
 LEASE_MARGIN_SECONDS = 1.0
 
 
-def install(app: FastAPI, store: Store) -> None:
+def install(app: FastAPI, store: Store, watcher: HeadWatcher) -> None:
     """Run a deliverer beside ``app`` (started with it, stopped before the store closes),
-    unless ``MODELPLANE_WEBHOOKS=off``. Settings are read now: a bad one stops the start."""
+    woken by ``watcher`` when the log grows, unless ``MODELPLANE_WEBHOOKS=off``. Settings
+    are read now: a bad one stops the start."""
     settings = WebhookSettings.from_environment()
     if not settings.enabled:
         return
-    deliverer = Deliverer(store, settings)
+    deliverer = Deliverer(store, settings, watcher)
 
     @app.on_event("startup")
     def start_deliverer() -> None:
@@ -110,9 +116,10 @@ def _user_agent() -> str:
 class Deliverer:
     """The poller of one process, and the workers of the webhooks it holds."""
 
-    def __init__(self, store: Store, settings: WebhookSettings) -> None:
+    def __init__(self, store: Store, settings: WebhookSettings, watcher: HeadWatcher) -> None:
         self.store = store
         self.settings = settings
+        self.watcher = watcher
         #: this process's name in the lease column: a new one each start
         self.owner = _owner_id()
         self.agent = _user_agent()
@@ -132,6 +139,7 @@ class Deliverer:
         """Stop polling and delivering; workers release their leases as they end (one in
         the middle of an attempt ends when the attempt does, or its lease runs out)."""
         self._stop.set()
+        self.watcher.nudge()
         with self._news:
             self._news.notify_all()
         deadline = time.monotonic() + wait
@@ -173,7 +181,15 @@ class Deliverer:
                 self._poll()
             except Exception:  # a database gone for a moment: the next poll tries again
                 logger.exception("webhook poll failed")
-            self._stop.wait(self.settings.poll)
+                self._stop.wait(self.settings.poll)
+                continue
+            # the next poll: when the leases or the live webhooks are due to be read again,
+            # or, while delivering, as soon as the head passes this poll's
+            idle = min(self.settings.poll, self._next_renewal - time.monotonic())
+            if self._workers and not self.watcher.stopped:
+                self.watcher.wait(self._view[0], idle, interrupted=self._stop.is_set)
+            else:
+                self._stop.wait(max(0.0, idle))
 
     def _poll(self) -> None:
         from modelplane.projections.log import EventLog

@@ -11,7 +11,9 @@ store may still deliver). The times are seconds:
 - ``MODELPLANE_WEBHOOK_LEASE_SECONDS`` (30): how long a process's claim on a webhook holds
   without renewal (renewed every third of it). A process that dies is replaced after at
   most this long. It must exceed the timeout, so that one attempt always fits in a claim.
-- ``MODELPLANE_WEBHOOK_POLL_SECONDS`` (0.25): how often the log's head is read for new events.
+- ``MODELPLANE_WEBHOOK_POLL_SECONDS`` (0.25): how often the live webhooks, their leases and
+  the log's head are read (a process delivering a webhook is also woken by each append:
+  ``modelplane.head_watch``).
 """
 
 from __future__ import annotations

@@ -1,10 +1,11 @@
-"""The service bench's own run, at smoke sizes: stream latency and the mixed load.
+"""The service bench's own run, at smoke sizes: stream and webhook latency and the mixed load.
 
 ``make bench`` prints its service figures from ``benchmarks/service_bench.py``; a refactor that
 breaks a step of it would otherwise show only when someone runs the full comparison. This runs
-every configuration (1 and 4 workers, SQLite and PostgreSQL) with a few writes and half a
-second of load each, and checks that each figure was measured (every subscriber got every
-event once, every operation of the mix answered as the contract allows), not how fast.
+every configuration (1 and 4 workers, SQLite and PostgreSQL) with a few writes, a few
+webhook deliveries and half a second of load each, and checks that each figure was measured
+(every subscriber got every event once, every delivery was timed, every operation of the mix
+answered as the contract allows), not how fast.
 """
 
 from __future__ import annotations
@@ -60,6 +61,10 @@ def test_service_bench_measures_every_figure(tmp_path: Path) -> None:
                 assert stream[figure]["n"] == stream["pairs"], where
             assert stream["from_send"]["p50_ms"] > 0, where
             assert stream["write"]["n"] == stream["writes"], where
+        hooks = config["webhooks"]
+        assert hooks["events"] == sizes["webhook_events"], (name, hooks)
+        # every delivery was timed, and each arrives after its append was sent
+        assert 0 < hooks["after_request"]["p50_ms"] <= hooks["after_request"]["max_ms"], hooks
         load = config["load"]
         assert load["errors"] == 0, (name, load["error_samples"])
         assert load["clients"] == 16 and load["req_per_s"] > 0, (name, load)
