@@ -253,6 +253,8 @@ def _offset_as_key(conn: Connection, model_id: str, start: Position) -> Position
     numbers = list(conn.execute(_deleted_numbers, params).scalars())
     if len(numbers) > MAX_DELETED_SCAN:
         return start
+    if start.offset >= int(top):  # past the last page: a seek below 1 finds nothing (and a
+        return Position((1,), 0, start.index)  # far-off page would not fit the number column)
     first = int(top) - start.offset
     for number in numbers:
         if number < first:

@@ -163,3 +163,21 @@ def test_page_numbers_of_versions_skip_deleted_ones_exactly(
             listed = client.list_model_versions("iris", page=page, size=size)
             assert [v.number for v in listed] == live[(page - 1) * size : page * size]
             assert listed.total == 8
+
+
+@pytest.mark.parametrize("deleted_scan", [1_000, 0])
+def test_a_page_far_past_the_end_is_empty(
+    client: Client, monkeypatch: pytest.MonkeyPatch, deleted_scan: int
+) -> None:
+    """Found by the schema fuzz: page 33842466253493 of size 1452 made PostgreSQL answer 500
+    (the seek's version number did not fit the column); the OFFSET path must hold too."""
+    from modelplane.projections.queries import versions
+
+    monkeypatch.setattr(versions, "MAX_DELETED_SCAN", deleted_scan)
+    client.create_model("iris")
+    for _ in range(3):
+        client.create_model_version("iris")
+    client.delete_model_version(client.get_model_version("iris", "2").id)
+    for page, size in ((3, 1), (2, 2), (33842466253493, 1452), (10**15, 9000)):
+        listed = client.list_model_versions("iris", page=page, size=size)
+        assert list(listed) == [] and listed.total == 2, (page, size)
