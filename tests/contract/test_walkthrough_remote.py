@@ -180,9 +180,17 @@ def run_chain(chain: Chain, env: dict[str, str], tmp_path: Path) -> None:
         run_python(pending, tmp_path / "guide_last.py", env, cwd)
 
 
+#: the README's webhook receiver serves forever: tests/http/test_readme_receiver.py runs it
+RECEIVER = "# webhook_receiver.py"
+
+
 def readme_script() -> str:
     """The README's python blocks as one script, without ``ADMIN_LINES`` (each found once)."""
-    blocks = [b for b in parse_guide(README.read_text(encoding="utf-8")) if b.language == "python"]
+    blocks = [
+        b
+        for b in parse_guide(README.read_text(encoding="utf-8"))
+        if b.language == "python" and not b.text.startswith(RECEIVER)
+    ]
     assert len(blocks) == 2, [b.line for b in blocks]
     text = "\n".join(b.text for b in blocks)
     for line in ADMIN_LINES:
