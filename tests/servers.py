@@ -101,3 +101,76 @@ def stop(process: subprocess.Popen[bytes]) -> None:
         except subprocess.TimeoutExpired:
             os.kill(process.pid, signal.SIGKILL)
             process.wait(10)
+
+
+# ------------------------------------------------------------- which worker
+# Workers are found as the server's children holding its listening socket, and the worker
+# serving a connection as the child holding the server's end of it (/proc/net/tcp and
+# /proc/<pid>/fd): never by process name.
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        found |= {int(child) for child in (task / "children").read_text().split()}
+    return found
+
+
+def _sockets(pid: int) -> set[str]:
+    """The inodes of the sockets ``pid`` holds open."""
+    held: set[str] = set()
+    fds = Path(f"/proc/{pid}/fd")
+    try:
+        entries = list(fds.iterdir())
+    except FileNotFoundError:  # it has just exited
+        return held
+    for fd in entries:
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:["):
+            held.add(target.removeprefix("socket:[").removesuffix("]"))
+    return held
+
+
+def _tcp_inode(local_port: int, remote_port: int | None) -> str | None:
+    """The inode of the IPv4 socket bound to ``local_port``: connected to ``remote_port``,
+    or listening (``None``)."""
+    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
+        fields = line.split()
+        local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
+        if int(local.split(":")[1], 16) != local_port:
+            continue
+        if remote_port is None and state == "0A":  # TCP_LISTEN
+            return inode
+        if remote_port is not None and int(remote.split(":")[1], 16) == remote_port:
+            return inode
+    return None
+
+
+def _port(server: RunningServer) -> int:
+    return int(server.url.rsplit(":", 1)[1])
+
+
+def worker_pids(server: RunningServer) -> set[int]:
+    """The server's children that hold its listening socket: its uvicorn workers."""
+    listening = _tcp_inode(_port(server), None)
+    assert listening is not None, "the server is not listening"
+    return {pid for pid in _children(server.pid) if listening in _sockets(pid)}
+
+
+def worker_of(server: RunningServer, from_port: int) -> int | None:
+    """The worker holding the server's end of the connection from local port ``from_port``
+    (``client_port`` of a response on it)."""
+    inode = _tcp_inode(_port(server), from_port)
+    if inode is None:
+        return None
+    holders = [pid for pid in _children(server.pid) if inode in _sockets(pid)]
+    return holders[0] if len(holders) == 1 else None
+
+
+def client_port(response: httpx.Response) -> int:
+    """The local port of the connection ``response`` came on."""
+    address = response.extensions["network_stream"].get_extra_info("client_addr")
+    return int(address[1])

@@ -94,23 +94,40 @@ def revoke_token(server: RunningServer, name: str) -> None:
     assert response.status_code == 204, response.text
 
 
-def log_length(server: RunningServer) -> int:
-    """How many events the server's log holds, read page by page through GET /events."""
-    count, after = 0, 0
+def ok(response: httpx.Response, status: int) -> dict[str, Any]:
+    """The JSON body of ``response``, which must have ``status``."""
+    assert response.status_code == status, response.text
+    return dict(response.json())
+
+
+def all_events(server: RunningServer, after: int = 0) -> list[dict[str, Any]]:
+    """Every event of the server's log after ``after``, read page by page through GET /events."""
+    found: list[dict[str, Any]] = []
     while True:
         response = call(
-            server,
-            "GET",
-            "/events",
-            server.admin_token,
-            params={"after": after, "limit": 10_000},
+            server, "GET", "/events", server.admin_token, params={"after": after, "limit": 10_000}
         )
         assert response.status_code == 200, response.text
         events = response.json()
-        count += len(events)
+        found += events
         if len(events) < 10_000:
-            return count
+            return found
         after = events[-1]["position"]
+
+
+def log_length(server: RunningServer) -> int:
+    """How many events the server's log holds."""
+    return len(all_events(server))
+
+
+def hold_production(server: RunningServer, token: str, models: tuple[str, ...]) -> None:
+    """Register each model with one version in production, so that every later promotion
+    into production displaces a holder and no production read answers 404."""
+    for model in models:
+        ok(call(server, "POST", "/models", token, json={"name": model}), 201)
+        version = ok(call(server, "POST", "/model_versions", token, json={"model": model}), 201)
+        body = {"stage": "production"}
+        ok(call(server, "PUT", f"/model_versions/{version['id']}", token, json=body), 200)
 
 
 def assert_error(response: httpx.Response, status: int, kind: str | None = None) -> dict[str, Any]:

@@ -29,8 +29,7 @@ import pytest
 
 from modelplane.head_watch import LISTENER_NAME
 from tests.conftest import create_database, drop_database
-from tests.resilience.test_worker_kill import worker_of, worker_pids
-from tests.servers import RunningServer, running_server
+from tests.servers import RunningServer, client_port, running_server, worker_of, worker_pids
 
 from .conftest import API, bearer, call, make_token, started
 
@@ -57,11 +56,6 @@ def quiet(
         yield running
 
 
-def _client_port(response: httpx.Response) -> int:
-    address = response.extensions["network_stream"].get_extra_info("client_addr")
-    return int(address[1])
-
-
 def _workers(server: RunningServer) -> set[int]:
     """The processes serving requests: the workers, or the server itself when it has one."""
     return worker_pids(server) or {server.pid}
@@ -70,7 +64,7 @@ def _workers(server: RunningServer) -> set[int]:
 def _worker(server: RunningServer, response: httpx.Response) -> int | None:
     """The process serving the connection ``response`` came on."""
     if worker_pids(server):
-        return worker_of(server, _client_port(response))
+        return worker_of(server, client_port(response))
     return server.pid
 
 

@@ -8,17 +8,10 @@ checks that each figure was measured (no errors, every request counted), not how
 
 from __future__ import annotations
 
-import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
+from tests.integration.bench_runs import modelplane_configs, run_smoke
 
-from tests.conftest import REQUIRE_POSTGRES, _pg_available
-
-BENCH = Path(__file__).resolve().parents[2] / "benchmarks"
 OPS = (
     "get_by_stage",
     "create_version",
@@ -30,25 +23,9 @@ OPS = (
 
 
 def test_http_bench_measures_every_figure(tmp_path: Path) -> None:
-    argv = [sys.executable, str(BENCH / "http_bench.py"), "--smoke", "--no-mlflow"]
-    problem = _pg_available()
-    with_postgres = problem is None
-    if not with_postgres:
-        if REQUIRE_POSTGRES:
-            pytest.fail(f"PostgreSQL is required (MODELPLANE_REQUIRE_POSTGRES=1): {problem}")
-        argv.append("--no-postgres")
-    env = {**os.environ, "MODELPLANE_HOME": str(tmp_path / "home")}
-    done = subprocess.run(
-        argv, cwd=BENCH, env=env, capture_output=True, text=True, timeout=600, check=False
-    )
-    assert done.returncode == 0, done.stderr[-3000:]
-    doc = json.loads(done.stdout)
+    doc, with_postgres = run_smoke("http_bench.py", tmp_path, "--no-mlflow")
     configs = doc["configs"]
-    expected = {
-        f"modelplane-{store}-w{workers}"
-        for store in ("sqlite", "postgres")[: 1 + with_postgres]
-        for workers in (1, 4)
-    }
+    expected = modelplane_configs(with_postgres)
     assert set(configs) == expected, sorted(configs)
     sizes = doc["sizes"]
     for name, config in configs.items():

@@ -36,7 +36,7 @@ import pytest
 from sqlalchemy import create_engine
 
 from tests.conftest import create_database, drop_database
-from tests.http.conftest import API, bearer, call, make_token
+from tests.http.conftest import API, all_events, bearer, call, hold_production, make_token, ok
 from tests.projection_tables import dump_tables
 from tests.servers import RunningServer, running_server
 
@@ -89,38 +89,9 @@ def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[RunningServer]:
         drop_database(name)
 
 
-def _ok(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    return dict(response.json())
-
-
-def _events(server: RunningServer, after: int = 0) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    while True:
-        response = call(
-            server, "GET", "/events", server.admin_token, params={"after": after, "limit": 10_000}
-        )
-        assert response.status_code == 200, response.text
-        events = response.json()
-        found += events
-        if len(events) < 10_000:
-            return found
-        after = events[-1]["position"]
-
-
 def _head(server: RunningServer) -> int:
-    events = _events(server)
+    events = all_events(server)
     return int(events[-1]["position"]) if events else 0
-
-
-def _setup(server: RunningServer, token: str) -> None:
-    """Every model with a production holder, so no promotion of the load is into an empty
-    stage and no production read answers 404."""
-    for model in MODELS:
-        _ok(call(server, "POST", "/models", token, json={"name": model}), 201)
-        version = _ok(call(server, "POST", "/model_versions", token, json={"model": model}), 201)
-        body = {"stage": "production"}
-        _ok(call(server, "PUT", f"/model_versions/{version['id']}", token, json=body), 200)
 
 
 class LoadClient:
@@ -254,7 +225,7 @@ class Consumer(threading.Thread):
 
 def test_load(server: RunningServer, tmp_path: Path) -> None:
     token = make_token(server, "write", "load-writer")
-    _setup(server, token)
+    hold_production(server, token, MODELS)
     start = _head(server)
 
     consumer = Consumer(server, token, start)
@@ -291,7 +262,7 @@ def test_load(server: RunningServer, tmp_path: Path) -> None:
     assert statuses[("conditional", 200)] > 0, statuses
 
     # (1) the log holds exactly what the acknowledged writes appended
-    log = _events(server, start)
+    log = all_events(server, start)
     expected = Counter[str]()
     for _ in created:
         expected += PER_CREATION
@@ -313,7 +284,7 @@ def test_load(server: RunningServer, tmp_path: Path) -> None:
 
     # (2) one production holder per model: the last production move of its history
     for model in MODELS:
-        page = _ok(
+        page = ok(
             call(server, "GET", f"/models/{model}/model_versions", token,
                  params={"stage": "production"}),
             200,

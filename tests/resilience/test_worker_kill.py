@@ -43,9 +43,9 @@ import pytest
 from sqlalchemy import create_engine
 
 from tests.conftest import create_database, drop_database
-from tests.http.conftest import API, bearer, call, make_token
+from tests.http.conftest import API, all_events, bearer, call, hold_production, make_token, ok
 from tests.projection_tables import dump_tables
-from tests.servers import RunningServer, running_server
+from tests.servers import RunningServer, client_port, running_server, worker_of, worker_pids
 
 pytestmark = pytest.mark.slow
 
@@ -80,75 +80,6 @@ PER_CREATION = Counter(
 PER_PROMOTION = Counter({"Model.StageChanged": 2, "ModelVersion.StageSet": 2})
 
 
-# ------------------------------------------------------------------ processes
-
-
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        found |= {int(child) for child in (task / "children").read_text().split()}
-    return found
-
-
-def _sockets(pid: int) -> set[str]:
-    """The inodes of the sockets ``pid`` holds open."""
-    held: set[str] = set()
-    fds = Path(f"/proc/{pid}/fd")
-    try:
-        entries = list(fds.iterdir())
-    except FileNotFoundError:  # it has just exited
-        return held
-    for fd in entries:
-        try:
-            target = os.readlink(fd)
-        except OSError:
-            continue
-        if target.startswith("socket:["):
-            held.add(target.removeprefix("socket:[").removesuffix("]"))
-    return held
-
-
-def _tcp_inode(local_port: int, remote_port: int | None) -> str | None:
-    """The inode of the IPv4 socket bound to ``local_port``: connected to ``remote_port``,
-    or listening (``None``)."""
-    for line in Path("/proc/net/tcp").read_text().splitlines()[1:]:
-        fields = line.split()
-        local, remote, state, inode = fields[1], fields[2], fields[3], fields[9]
-        if int(local.split(":")[1], 16) != local_port:
-            continue
-        if remote_port is None and state == "0A":  # TCP_LISTEN
-            return inode
-        if remote_port is not None and int(remote.split(":")[1], 16) == remote_port:
-            return inode
-    return None
-
-
-def _port(server: RunningServer) -> int:
-    return int(server.url.rsplit(":", 1)[1])
-
-
-def worker_pids(server: RunningServer) -> set[int]:
-    """The server's children that hold its listening socket: its uvicorn workers."""
-    listening = _tcp_inode(_port(server), None)
-    assert listening is not None, "the server is not listening"
-    return {pid for pid in _children(server.pid) if listening in _sockets(pid)}
-
-
-def worker_of(server: RunningServer, client_port: int) -> int | None:
-    """The worker holding the server's end of the connection from ``client_port``."""
-    inode = _tcp_inode(_port(server), client_port)
-    if inode is None:
-        return None
-    holders = [pid for pid in _children(server.pid) if inode in _sockets(pid)]
-    return holders[0] if len(holders) == 1 else None
-
-
-def _client_port(response: httpx.Response) -> int:
-    """The local port of the connection ``response`` came on."""
-    address = response.extensions["network_stream"].get_extra_info("client_addr")
-    return int(address[1])
-
-
 # ---------------------------------------------------------------------- server
 
 
@@ -167,34 +98,6 @@ def server(tmp_path: Path) -> Iterator[RunningServer]:
             yield running
     finally:
         drop_database(name)
-
-
-def _ok(response: httpx.Response, status: int) -> dict[str, Any]:
-    assert response.status_code == status, response.text
-    return dict(response.json())
-
-
-def _events(server: RunningServer, after: int = 0) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    while True:
-        response = call(
-            server, "GET", "/events", server.admin_token, params={"after": after, "limit": 10_000}
-        )
-        assert response.status_code == 200, response.text
-        events = response.json()
-        found += events
-        if len(events) < 10_000:
-            return found
-        after = events[-1]["position"]
-
-
-def _setup(server: RunningServer, token: str) -> None:
-    """Every model with a production holder: each promotion of the load displaces one."""
-    for model in MODELS:
-        _ok(call(server, "POST", "/models", token, json={"name": model}), 201)
-        version = _ok(call(server, "POST", "/model_versions", token, json={"model": model}), 201)
-        body = {"stage": "production"}
-        _ok(call(server, "PUT", f"/model_versions/{version['id']}", token, json=body), 200)
 
 
 # --------------------------------------------------------------------- clients
@@ -237,7 +140,7 @@ class LoadClient:
         self.http = self._connect()
         response = self.http.get(f"/models/{MODELS[0]}/model_versions/production")
         assert response.status_code == 200, response.text
-        return _client_port(response)
+        return client_port(response)
 
     def run(self, until: float) -> None:
         kinds = [kind for kind, _ in MIX]
@@ -381,7 +284,7 @@ class Consumer(threading.Thread):
                 lines = response.iter_lines()
                 assert next(lines).startswith(": ")
                 assert next(lines) == f"id: {resume}"  # the stream begins where it resumes
-                self.ports.append(_client_port(response))
+                self.ports.append(client_port(response))
                 self.connected.set()
                 position = None
                 while time.monotonic() < self.deadline and not self.stop.is_set():
@@ -448,10 +351,10 @@ def events_per_write(
 
 def test_a_worker_killed_mid_load_loses_nothing(server: RunningServer) -> None:
     token = make_token(server, "write", "kill-writer")
-    _setup(server, token)
+    hold_production(server, token, MODELS)
     workers = worker_pids(server)
     assert len(workers) == WORKERS, workers
-    start = int(_events(server)[-1]["position"])
+    start = int(all_events(server)[-1]["position"])
 
     clients = [LoadClient(server, token, index) for index in range(CLIENTS)]
     placed = {client.index: worker_of(server, client.connect()) for client in clients}
@@ -510,7 +413,7 @@ def test_a_worker_killed_mid_load_loses_nothing(server: RunningServer) -> None:
     assert after_kill > 0, "no write was acknowledged after the kill"
 
     # every acknowledged write's events once; an unknown one's once or not at all; no other
-    log = _events(server, start)
+    log = all_events(server, start)
     writes, strays = events_per_write(log)
     assert not strays, strays[:5]
     full = {"create": PER_CREATION, "promote": PER_PROMOTION}
@@ -536,7 +439,7 @@ def test_a_worker_killed_mid_load_loses_nothing(server: RunningServer) -> None:
     )
 
     # one production holder per model: the version its last move into production names
-    everything = _events(server)
+    everything = all_events(server)
     models = {e["payload"]["name"]: e["originator_id"] for e in everything
               if e["type"] == "Model.Registered"}  # fmt: skip
     for model in MODELS:
@@ -547,7 +450,7 @@ def test_a_worker_killed_mid_load_loses_nothing(server: RunningServer) -> None:
             and e["originator_id"] == models[model]
             and e["payload"]["stage"] == "production"
         ]
-        page = _ok(
+        page = ok(
             call(server, "GET", f"/models/{model}/model_versions", token,
                  params={"stage": "production"}),
             200,
