@@ -14,12 +14,14 @@ from modelplane.artifacts.content_store import ArtifactStore
 from modelplane.store_handle import Store
 from modelplane.webhooks import deliverer
 
-from . import errors
+from . import errors, mlflow
 from .limits import BodyLimitMiddleware
 from .paths import RawPathMiddleware
 from .routers import (
+    aliases,
     artifacts,
     events,
+    key_value_tags,
     log,
     metadata,
     model_versions,
@@ -50,8 +52,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.modelplane = ServerState(settings, store, ArtifactStore(), watcher)
     errors.install(app)
     routers = (system, models, model_versions, runs, artifacts, metadata, events, log, tokens)
-    for module in (*routers, webhooks):
+    for module in (*routers, webhooks, aliases, key_value_tags):
         app.include_router(module.router, prefix=API_PREFIX)
+    app.include_router(mlflow.router)  # MLflow's registry API, /api/2.0/mlflow
     app.add_middleware(
         BodyLimitMiddleware,
         max_body_bytes=settings.max_body_bytes,

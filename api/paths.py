@@ -79,8 +79,18 @@ async def _step(step: Annotated[str, Path(description="The step's name in its ru
     return _decoded(step)
 
 
+async def _alias(alias: Annotated[str, Path(description="An alias of the model.")]) -> str:
+    return _decoded(alias)
+
+
+async def _tag_key(key: Annotated[str, Path(description="A key-value tag's key.")]) -> str:
+    return _decoded(key)
+
+
 NameOrId = Annotated[str, Depends(_name_or_id)]
 NameIdOrPrefix = Annotated[str, Depends(_name_id_or_prefix)]
 Selector = Annotated[str, Depends(_selector)]
 TokenName = Annotated[str, Depends(_token_name)]
 StepName = Annotated[str, Depends(_step)]
+AliasName = Annotated[str, Depends(_alias)]
+TagKey = Annotated[str, Depends(_tag_key)]

@@ -62,6 +62,7 @@ class Page(BaseModel, Generic[T]):
 Model = schema_of(responses.ModelResponse)
 ModelVersion = schema_of(responses.ModelVersionResponse)
 StageChange = schema_of(responses.StageChange)
+AliasChange = schema_of(responses.AliasChange)
 LoggedEvent = schema_of(responses.LoggedEvent)
 ArtifactVersion = schema_of(responses.ArtifactVersionResponse)
 LinkedArtifact = schema_of(responses.LinkedArtifact)
@@ -108,11 +109,32 @@ class Deletion(BaseModel):
 
 
 class ModelVersionCreate(BaseModel):
+    """``source`` (where the version's files are), ``run_id`` and ``run_link`` (the run that
+    made it, in another system such as MLflow) are kept as given, for good."""
+
     model_config = _STRICT
     model: str = Field(description="The model's name or id.")
     name: str | None = None
     description: str | None = None
     tags: list[str] | None = None
+    source: str | None = None
+    run_id: str | None = None
+    run_link: str | None = None
+
+
+class AliasSet(BaseModel):
+    """The version an alias is to name (a number, name, id or stage), and why."""
+
+    model_config = _STRICT
+    version: StrictInt | str
+    reason: str | None = None
+
+
+class KeyValueTagSet(BaseModel):
+    """A key-value tag's value (any text, the empty string included)."""
+
+    model_config = _STRICT
+    value: str
 
 
 class ModelVersionUpdate(BaseModel):

@@ -9,7 +9,10 @@ Results go to ``benchmarks/results/bench-<UTC>.json`` and ``latest.json``.
 The HTTP section (``http_bench.py``: modelplane's server against ``mlflow server``)
 runs after the in-process ones; ``--http`` runs it alone and writes ``http-<UTC>.json``
 instead. The service section (``service_bench.py``: event-stream latency and the mixed load,
-modelplane's server alone) runs last; ``--service`` runs it alone (``service-<UTC>.json``).
+modelplane's server alone) runs after it; ``--service`` runs it alone (``service-<UTC>.json``).
+The MLflow API section (``mlflow_api_bench.py``: one MLflow client against ``mlflow server`` and
+against modelplane's ``/api/2.0/mlflow``) runs last; ``--mlflow-api`` runs it alone
+(``mlflow-api-<UTC>.json``).
 """
 
 from __future__ import annotations
@@ -28,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 import http_bench
+import mlflow_api_bench
 import scale
 import service_bench
 from peers._common import run_json_child  # stdlib-only, shared with the peers
@@ -429,6 +433,39 @@ def print_service(doc: dict[str, Any]) -> list[dict[str, Any]] | None:
     return printed
 
 
+def run_mlflow_api(quick: bool, no_postgres: bool, mlflow: bool) -> dict[str, Any]:
+    """The MLflow API section as its own subprocess (it starts and stops servers of its own)."""
+    argv = [sys.executable, str(HERE / "mlflow_api_bench.py")]
+    argv += ["--quick"] * quick + ["--no-postgres"] * no_postgres + ["--no-mlflow"] * (not mlflow)
+    note(f"mlflow-api: {' '.join(argv)}")
+    child = run_json_child(argv, RESULTS / "mlflow-api.tmp", cwd=str(HERE))
+    if child.result is None:
+        why = f"exit code {child.returncode}" if child.returncode else "no JSON on stdout"
+        note(f"mlflow-api: FAILED ({why}) after {child.wall_s:.0f} s")
+        return {"system": "mlflow-api", "error": why, "wall_s": child.wall_s}
+    note(f"mlflow-api: done in {child.wall_s:.0f} s")
+    return {**child.result, "wall_s": child.wall_s}
+
+
+def print_mlflow_api(doc: dict[str, Any]) -> list[dict[str, Any]] | None:
+    """Print the MLflow API tables and targets; return the tables (None if the run failed)."""
+    if "error" in doc:
+        print(f"\nMLflow API: FAILED ({doc['error']})")
+        return None
+    printed = []
+    for title, header, rows in mlflow_api_bench.tables(doc):
+        print_table(title, header, rows)
+        printed.append({"title": title, "header": header, "rows": rows})
+    print(f"  MLflow API client: {doc['client_python']}")
+    for what, why in doc.get("skipped", {}).items():
+        print(f"  MLflow API {what}: not run ({why})")
+    if doc["targets"]:
+        print("\nMLflow API targets (modelplane; printed, not asserted):")
+        for t in doc["targets"]:
+            print(f"  [{t['verdict']:>6}] {t['config']}: {t['target']} ({t['figure']})")
+    return printed
+
+
 def machine() -> dict[str, Any]:
     """Where the figures were taken."""
     return {
@@ -476,6 +513,20 @@ def service_only(args: argparse.Namespace) -> int:
     return 0
 
 
+def mlflow_api_only(args: argparse.Namespace) -> int:
+    """``--mlflow-api``: the MLflow API section alone (MLflow too unless ``--only modelplane``)."""
+    mlflow = args.only != "modelplane" and setup_peer("mlflow")
+    doc: dict[str, Any] = {
+        "timestamp_utc": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
+        "quick": args.quick,
+        "machine": machine(),
+        "mlflow_api": run_mlflow_api(args.quick, args.no_postgres, mlflow),
+    }
+    doc["mlflow_api_tables"] = print_mlflow_api(doc["mlflow_api"])
+    save("mlflow-api", doc, latest=False)
+    return 0
+
+
 def main() -> int:
     """Parse args, run every system, print and save the comparison."""
     parser = argparse.ArgumentParser(description="modelplane benchmark vs ZenML and MLflow")
@@ -506,6 +557,13 @@ def main() -> int:
         help="only the service section (service_bench.py): stream latency and mixed load",
     )
     parser.add_argument("--no-service", action="store_true", help="skip the service section")
+    parser.add_argument(
+        "--mlflow-api",
+        action="store_true",
+        help="only the MLflow API section (mlflow_api_bench.py): one MLflow client against "
+        "mlflow server and against modelplane",
+    )
+    parser.add_argument("--no-mlflow-api", action="store_true", help="skip the MLflow API section")
     scale.add_arguments(parser)
     args = parser.parse_args()
     if args.scale:
@@ -518,11 +576,15 @@ def main() -> int:
             print_http(saved["http"])
         if "service" in saved:
             print_service(saved["service"])
+        if "mlflow_api" in saved:
+            print_mlflow_api(saved["mlflow_api"])
         return 0
     if args.http:
         return http_only(args)
     if args.service:
         return service_only(args)
+    if args.mlflow_api:
+        return mlflow_api_only(args)
     quick = ["--quick"] if args.quick else []
 
     want_mp = args.only in (None, "modelplane")
@@ -568,9 +630,16 @@ def main() -> int:
     if not args.no_service and args.only in (None, "modelplane"):
         service = run_service(args.quick, args.no_postgres)
 
+    mlflow_api: dict[str, Any] | None = None
+    if not args.no_mlflow_api and args.only in (None, "modelplane"):
+        mlflow_api = run_mlflow_api(
+            args.quick, args.no_postgres, args.only is None and ready.get("mlflow", False)
+        )
+
     header, rows, verdicts = report(results, args.quick)
     http_table = None if http is None else print_http(http)
     service_tables = None if service is None else print_service(service)
+    mlflow_api_tables = None if mlflow_api is None else print_mlflow_api(mlflow_api)
 
     doc = {
         "timestamp_utc": datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ"),
@@ -588,6 +657,9 @@ def main() -> int:
     if service is not None:
         doc["service"] = service
         doc["service_tables"] = service_tables
+    if mlflow_api is not None:
+        doc["mlflow_api"] = mlflow_api
+        doc["mlflow_api_tables"] = mlflow_api_tables
     save("bench", doc, latest=True)
     return 0
 

@@ -22,6 +22,7 @@ from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from eventsourcing.domain import Aggregate, event
 
 from . import stages
+from .aliases import check_alias
 from .errors import (
     EntityDeletedError,
     EntityExistsError,
@@ -30,6 +31,7 @@ from .errors import (
     ValidationError,
 )
 from .expected_holder import check_holder
+from .key_value_tags import check_key, check_value
 from .model_card import DESCRIPTIVE_FIELDS
 from .model_version import ModelVersion
 from .names import check_version_name, edited_tags
@@ -130,6 +132,42 @@ class Model(Aggregate, created_event_name="Registered"):
         actor: str
         reason: str | None
 
+    class AliasSet(Aggregate.Event):
+        """An alias now names a version: set, or moved from ``previous_version_id`` (one event
+        either way, so the one-holder rule never shows two holders)."""
+
+        TOPIC: ClassVar[str] = "modelplane:Model.AliasSet"
+        alias: str
+        version_id: str
+        version_number: int
+        previous_version_id: str | None
+        previous_version_number: int | None
+        actor: str
+        reason: str | None
+
+    class AliasRemoved(Aggregate.Event):
+        """An alias names no version any more: removed, or its version (or model) deleted."""
+
+        TOPIC: ClassVar[str] = "modelplane:Model.AliasRemoved"
+        alias: str
+        version_id: str
+        version_number: int
+        actor: str
+        reason: str | None
+
+    class KeyValueTagSet(Aggregate.Event):
+        """A key-value tag set (added, or its value replaced)."""
+
+        TOPIC: ClassVar[str] = "modelplane:Model.KeyValueTagSet"
+        key: str
+        value: str
+        actor: str
+
+    class KeyValueTagDeleted(Aggregate.Event):
+        TOPIC: ClassVar[str] = "modelplane:Model.KeyValueTagDeleted"
+        key: str
+        actor: str
+
     def __init__(
         self,
         name: str,
@@ -152,6 +190,10 @@ class Model(Aggregate, created_event_name="Registered"):
         self.custom_names: dict[str, str] = {}
         #: version id -> stage, for live versions whose stage is not ``none``
         self.stage_of: dict[str, str] = {}
+        #: alias -> {"version_id", "number"} of the version it names (a few per model)
+        self.aliases: dict[str, dict[str, Any]] = {}
+        #: key-value tags (MLflow's), key -> value
+        self.key_value_tags: dict[str, str] = {}
 
     @staticmethod
     def create_id(**_: Any) -> UUID:
@@ -230,6 +272,7 @@ class Model(Aggregate, created_event_name="Registered"):
             held.append(
                 {"stage": stage, "version_id": version_id, "version_name": given[version_id].name}
             )
+        self._drop_aliases(None, f"model '{self.name}' deleted", reason, actor)
         self._delete(actor=actor, reason=reason, holders=held)
         index.release(str(self.id))
 
@@ -240,12 +283,15 @@ class Model(Aggregate, created_event_name="Registered"):
         name_entry: VersionName | None = None,
         description: str | None = None,
         tags: Iterable[str] = (),
+        source: str | None = None,
+        source_run_id: str | None = None,
+        source_run_link: str | None = None,
         actor: str,
     ) -> ModelVersion:
         """A new version with the next number (never reused), named by it unless ``name``
         (a custom name, unique among the live versions) is given, with its index entry
-        ``name_entry`` (see ``needs_name_entries``). Save the version, the entry and the
-        model together."""
+        ``name_entry`` (see ``needs_name_entries``); ``source`` and the run it came from are
+        fixed here, for good. Save the version, the entry and the model together."""
         self.check_live()
         number = self.last_number + 1
         version_name = str(number) if name is None else check_version_name(name)
@@ -262,6 +308,9 @@ class Model(Aggregate, created_event_name="Registered"):
             description=description,
             tags=list(tags),
             actor=actor,
+            source=source,
+            source_run_id=source_run_id,
+            source_run_link=source_run_link,
         )
         self._add_version(version_id=str(version.id), number=number, name=version_name, actor=actor)
         if name is not None and name_entry is not None:
@@ -406,6 +455,7 @@ class Model(Aggregate, created_event_name="Registered"):
         if custom and self.needs_name_entries:
             self._check_entry(version.name, name_entry)
         version_id = str(version.id)
+        self._drop_aliases(version_id, f"version '{version.name}' deleted", reason, actor)
         self._delete_version(
             version_id=version_id,
             version_name=version.name,
@@ -416,6 +466,61 @@ class Model(Aggregate, created_event_name="Registered"):
         version.delete(actor=actor)
         if custom and name_entry is not None and self.needs_name_entries:
             name_entry.release(version_id)
+
+    def set_alias(
+        self, alias: str, version: ModelVersion, *, actor: str, reason: str | None = None
+    ) -> bool:
+        """Point ``alias`` at a live version of this model, moving it from the version that
+        holds it (one event); False, with nothing triggered, if that version holds it."""
+        self.check_version_live(version)
+        alias = check_alias(alias)
+        held = self._aliases().get(alias)
+        version_id = str(version.id)
+        if held is not None and held["version_id"] == version_id:
+            return False
+        self._set_alias(
+            alias=alias,
+            version_id=version_id,
+            version_number=version.number,
+            previous_version_id=None if held is None else held["version_id"],
+            previous_version_number=None if held is None else held["number"],
+            actor=actor,
+            reason=reason,
+        )
+        return True
+
+    def remove_alias(self, alias: str, *, actor: str, reason: str | None = None) -> None:
+        """Drop an alias; one no version holds is not found."""
+        self.check_live()
+        alias = check_alias(alias)
+        held = self._aliases().get(alias)
+        if held is None:
+            raise NotFoundError(f"Model '{self.name}' has no alias '{alias}'.")
+        self._remove_alias(
+            alias=alias,
+            version_id=held["version_id"],
+            version_number=held["number"],
+            actor=actor,
+            reason=reason,
+        )
+
+    def set_key_value_tag(self, key: str, value: str, *, actor: str) -> bool:
+        """Set a key-value tag; False, with nothing triggered, if it has that value already."""
+        self.check_live()
+        key = check_key(key)
+        value = check_value(value, key)
+        if self._key_value_tags().get(key) == value:
+            return False
+        self._set_key_value_tag(key=key, value=value, actor=actor)
+        return True
+
+    def delete_key_value_tag(self, key: str, *, actor: str) -> None:
+        """Drop a key-value tag; a key the model does not have is not found."""
+        self.check_live()
+        key = check_key(key)
+        if key not in self._key_value_tags():
+            raise NotFoundError(f"Model '{self.name}' has no tag with key '{key}'.")
+        self._delete_key_value_tag(key=key, actor=actor)
 
     # ------------------------------------------------------------------ queries
 
@@ -462,6 +567,15 @@ class Model(Aggregate, created_event_name="Registered"):
         if target not in stages.EXCLUSIVE or self.stage_of_version(version) == target:
             return None
         return self.holder(target)
+
+    def alias_holder(self, alias: str) -> str | None:
+        """The version id an alias names, if any."""
+        held = self._aliases().get(alias)
+        return None if held is None else str(held["version_id"])
+
+    def aliases_of(self, version_id: str) -> list[str]:
+        """The aliases a version holds, sorted."""
+        return sorted(a for a, held in self._aliases().items() if held["version_id"] == version_id)
 
     def _holder_of(
         self, stage: str, version: ModelVersion, displaced: ModelVersion | None
@@ -536,6 +650,33 @@ class Model(Aggregate, created_event_name="Registered"):
             self.exclusive_holders = holders
         return holders
 
+    def _aliases(self) -> dict[str, dict[str, Any]]:
+        aliases: dict[str, dict[str, Any]] | None = vars(self).get("aliases")
+        if aliases is None:  # loaded from a snapshot taken before models had aliases
+            aliases = self.aliases = {}
+        return aliases
+
+    def _key_value_tags(self) -> dict[str, str]:
+        tags: dict[str, str] | None = vars(self).get("key_value_tags")
+        if tags is None:  # loaded from a snapshot taken before key-value tags
+            tags = self.key_value_tags = {}
+        return tags
+
+    def _drop_aliases(
+        self, version_id: str | None, why: str, reason: str | None, actor: str
+    ) -> None:
+        """Trigger the removal of the aliases a deleted version (None: every version of a
+        deleted model) held, saying why, before the deletion's own event."""
+        for alias, held in sorted(self._aliases().items()):
+            if version_id is None or held["version_id"] == version_id:
+                self._remove_alias(
+                    alias=alias,
+                    version_id=held["version_id"],
+                    version_number=held["number"],
+                    actor=actor,
+                    reason=f"{why}: {reason}" if reason else why,
+                )
+
     # ------------------------------------------------------------------- events
 
     @event(Updated)
@@ -596,6 +737,33 @@ class Model(Aggregate, created_event_name="Registered"):
             self.stage_of.pop(version_id, None)
         else:
             self.stage_of[version_id] = stage  # a version already listed keeps its place
+
+    @event(AliasSet)
+    def _set_alias(
+        self,
+        alias: str,
+        version_id: str,
+        version_number: int,
+        previous_version_id: str | None,
+        previous_version_number: int | None,
+        actor: str,
+        reason: str | None,
+    ) -> None:
+        self._aliases()[alias] = {"version_id": version_id, "number": version_number}
+
+    @event(AliasRemoved)
+    def _remove_alias(
+        self, alias: str, version_id: str, version_number: int, actor: str, reason: str | None
+    ) -> None:
+        self._aliases().pop(alias, None)
+
+    @event(KeyValueTagSet)
+    def _set_key_value_tag(self, key: str, value: str, actor: str) -> None:
+        self._key_value_tags()[key] = value
+
+    @event(KeyValueTagDeleted)
+    def _delete_key_value_tag(self, key: str, actor: str) -> None:
+        self._key_value_tags().pop(key, None)
 
     def _leave_stage(self, version_id: str) -> None:
         """Drop the version from the holders index (``stage_of`` is updated by the caller)."""

@@ -17,7 +17,8 @@ from eventsourcing.domain import Aggregate, event
 
 from . import stages
 from .artifact import Artifact, check_link_kind
-from .errors import EntityDeletedError
+from .errors import EntityDeletedError, NotFoundError
+from .key_value_tags import check_key, check_value
 from .names import edited_tags
 
 
@@ -27,13 +28,27 @@ class ModelVersion(Aggregate):
     TOPIC: ClassVar[str] = "modelplane:ModelVersion"
 
     class Created(Aggregate.Created):
+        """Version 2 adds where the version came from, as MLflow records it: ``source`` (a
+        URI), ``source_run_id`` and ``source_run_link`` (the run that made it, in another
+        system: not a modelplane pipeline run), fixed at creation; None before."""
+
         TOPIC: ClassVar[str] = "modelplane:ModelVersion.Created"
+        class_version: ClassVar[int] = 2
         model_id: str
         number: int
         name: str
         description: str | None
         tags: list[str]
         actor: str
+        source: str | None
+        source_run_id: str | None
+        source_run_link: str | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["source"] = None
+            state["source_run_id"] = None
+            state["source_run_link"] = None
 
     class Updated(Aggregate.Event):
         """Carries the new values of the changed fields (``tags`` is the whole new list)."""
@@ -89,6 +104,21 @@ class ModelVersion(Aggregate):
         model_id: str
         actor: str
 
+    class KeyValueTagSet(Aggregate.Event):
+        """A key-value tag set (added, or its value replaced)."""
+
+        TOPIC: ClassVar[str] = "modelplane:ModelVersion.KeyValueTagSet"
+        model_id: str
+        key: str
+        value: str
+        actor: str
+
+    class KeyValueTagDeleted(Aggregate.Event):
+        TOPIC: ClassVar[str] = "modelplane:ModelVersion.KeyValueTagDeleted"
+        model_id: str
+        key: str
+        actor: str
+
     @event(Created)
     def __init__(
         self,
@@ -98,6 +128,9 @@ class ModelVersion(Aggregate):
         description: str | None,
         tags: list[str],
         actor: str,
+        source: str | None = None,
+        source_run_id: str | None = None,
+        source_run_link: str | None = None,
     ) -> None:
         self.model_id = model_id
         self.number = number
@@ -109,6 +142,9 @@ class ModelVersion(Aggregate):
         self.stage = stages.NONE
         #: artifact version id -> link kind, so a second identical link appends nothing
         self.links: dict[str, str] = {}
+        #: key-value tags (MLflow's), key -> value (``source`` and the run stay in the log
+        #: and the read tables: nothing here decides on them)
+        self.key_value_tags: dict[str, str] = {}
 
     @staticmethod
     def create_id(**_: Any) -> UUID:
@@ -201,6 +237,31 @@ class ModelVersion(Aggregate):
         self.check_live()
         self._delete(model_id=self.model_id, actor=actor)
 
+    def set_key_value_tag(self, key: str, value: str, *, actor: str) -> bool:
+        """Set a key-value tag; False, with nothing triggered, if it has that value already."""
+        self.check_live()
+        key = check_key(key)
+        value = check_value(value, key)
+        if self._key_value_tags().get(key) == value:
+            return False
+        self._set_key_value_tag(model_id=self.model_id, key=key, value=value, actor=actor)
+        return True
+
+    def delete_key_value_tag(self, key: str, *, actor: str) -> None:
+        """Drop a key-value tag; a key the version does not have is not found."""
+        self.check_live()
+        key = check_key(key)
+        if key not in self._key_value_tags():
+            msg = f"Version '{self.name}' of model {self.model_id} has no tag with key '{key}'."
+            raise NotFoundError(msg)
+        self._delete_key_value_tag(model_id=self.model_id, key=key, actor=actor)
+
+    def _key_value_tags(self) -> dict[str, str]:
+        tags: dict[str, str] | None = vars(self).get("key_value_tags")
+        if tags is None:  # loaded from a snapshot taken before key-value tags
+            tags = self.key_value_tags = {}
+        return tags
+
     def check_live(self) -> None:
         """Refuse any command on a deleted version."""
         if self.deleted:
@@ -247,3 +308,11 @@ class ModelVersion(Aggregate):
     @event(Deleted)
     def _delete(self, model_id: str, actor: str) -> None:
         self.deleted = True
+
+    @event(KeyValueTagSet)
+    def _set_key_value_tag(self, model_id: str, key: str, value: str, actor: str) -> None:
+        self._key_value_tags()[key] = value
+
+    @event(KeyValueTagDeleted)
+    def _delete_key_value_tag(self, model_id: str, key: str, actor: str) -> None:
+        self._key_value_tags().pop(key, None)

@@ -19,6 +19,7 @@ from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import Mapper
 
 from . import artifact, pipeline_run, stages
+from .aliases import check_alias
 from .artifact import Artifact, StoredValue
 from .errors import (
     EntityExistsError,
@@ -26,6 +27,7 @@ from .errors import (
     ValidationError,
 )
 from .expected_holder import check_expected_holder
+from .key_value_tags import check_key, check_value
 from .model import Model, ModelName, model_name_id
 from .model_version import ModelVersion
 from .names import check_name, check_tags, check_version_name, is_ascii_digits, normalise_name
@@ -136,17 +138,31 @@ class Registry(RetryingApplication):
         name: str | None = None,
         description: str | None = None,
         tags: Iterable[str] | None = None,
+        source: str | None = None,
+        run_id: str | None = None,
+        run_link: str | None = None,
         actor: str,
     ) -> Appended:
+        """``source``, ``run_id`` and ``run_link`` say where the version came from, as MLflow
+        records it (the run is another system's, not a modelplane pipeline run)."""
         if name is not None:
             name = check_version_name(name)
         check_text(description, "description")
+        for value, what in ((source, "source"), (run_id, "run id"), (run_link, "run link")):
+            check_text(value, what)
         clean_tags = check_tags(tags)
         model = self.live_model(model_id)
         # a custom name used for the first time is the common case: not looked up at first
         entry = self._version_name_entry(model, name, new_unless_cached=True)
         version = model.add_version(
-            name=name, name_entry=entry, description=description, tags=clean_tags, actor=actor
+            name=name,
+            name_entry=entry,
+            description=description,
+            tags=clean_tags,
+            source=source,
+            source_run_id=run_id,
+            source_run_link=run_link,
+            actor=actor,
         )
         return Appended(version.id, self._position(self.save(model, version, entry)))
 
@@ -249,6 +265,79 @@ class Registry(RetryingApplication):
         clean = encode_metadata(metadata)
         _, version = self.live_version(version_id)
         version.log_metadata(clean, run_id=run_id, step=step, actor=actor)
+        return self._position(self.save(version))
+
+    # -------------------------------------------------- aliases, key-value tags
+
+    @command
+    def set_alias(
+        self,
+        model_id: UUID,
+        version_id: UUID,
+        alias: str,
+        *,
+        actor: str,
+        reason: str | None = None,
+    ) -> int | None:
+        """Point ``alias`` at a version of the model, moving it from its holder: one event on
+        the model, so the one-holder rule holds across processes (a concurrent move of the
+        same model conflicts and re-runs). None when the version holds it already."""
+        alias = check_alias(alias)
+        check_text(reason, "reason")
+        model, version = self.live_version(version_id)
+        if model.id != model_id:
+            msg = f"Version '{version.name}' is not a version of model {model_id}."
+            raise NotFoundError(msg)
+        if not model.set_alias(alias, version, actor=actor, reason=reason):
+            return None
+        return self._position(self.save(model))
+
+    @command
+    def remove_alias(
+        self, model_id: UUID, alias: str, *, actor: str, reason: str | None = None
+    ) -> int:
+        alias = check_alias(alias)
+        check_text(reason, "reason")
+        model = self.live_model(model_id)
+        model.remove_alias(alias, actor=actor, reason=reason)
+        return self._position(self.save(model))
+
+    @command
+    def set_model_key_value_tag(
+        self, model_id: UUID, key: str, value: str, *, actor: str
+    ) -> int | None:
+        """Set (add or replace) a key-value tag of a model; None when it had that value."""
+        key = check_key(key)
+        check_value(value, key)
+        model = self.live_model(model_id)
+        if not model.set_key_value_tag(key, value, actor=actor):
+            return None
+        return self._position(self.save(model))
+
+    @command
+    def delete_model_key_value_tag(self, model_id: UUID, key: str, *, actor: str) -> int:
+        key = check_key(key)
+        model = self.live_model(model_id)
+        model.delete_key_value_tag(key, actor=actor)
+        return self._position(self.save(model))
+
+    @command
+    def set_version_key_value_tag(
+        self, version_id: UUID, key: str, value: str, *, actor: str
+    ) -> int | None:
+        """Set (add or replace) a key-value tag of a version; None when it had that value."""
+        key = check_key(key)
+        check_value(value, key)
+        _, version = self.live_version(version_id)
+        if not version.set_key_value_tag(key, value, actor=actor):
+            return None
+        return self._position(self.save(version))
+
+    @command
+    def delete_version_key_value_tag(self, version_id: UUID, key: str, *, actor: str) -> int:
+        key = check_key(key)
+        _, version = self.live_version(version_id)
+        version.delete_key_value_tag(key, actor=actor)
         return self._position(self.save(version))
 
     # -------------------------------------------------------------- artifacts

@@ -368,6 +368,8 @@ FIELD_LIMITS: dict[str, int] = {
     "previous_stage": 16,
     "status": 16,
     "model_version_how": 16,
+    "alias": MAX_NAME_LENGTH,
+    "key": MAX_NAME_LENGTH,
 }
 #: Fields whose dict keys land in length-limited columns (``mp_artifact_consumers.input_name``).
 KEYED_FIELDS: dict[str, int] = {"inputs": MAX_NAME_LENGTH, "outputs": MAX_NAME_LENGTH}

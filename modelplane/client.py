@@ -20,6 +20,7 @@ from .backend.interface import Backend, PageRequest
 from .enums import ModelStages
 from .options import CREATE_MODEL_IGNORED, check_options
 from .responses import (
+    AliasChange,
     ArtifactVersionResponse,
     LoggedEvent,
     ModelResponse,
@@ -138,8 +139,16 @@ class Client:
         name: str | None = None,
         description: str | None = None,
         tags: Iterable[str] | None = None,
+        source: str | None = None,
+        run_id: str | None = None,
+        run_link: str | None = None,
     ) -> ModelVersionResponse:
-        return self._backend.create_model_version(model_name_or_id, name, description, tags)
+        """The next version of a model. ``source`` (where its files are, a URI), ``run_id``
+        and ``run_link`` (the run that made it, in another system such as MLflow) are kept
+        as given and never change."""
+        return self._backend.create_model_version(
+            model_name_or_id, name, description, tags, source, run_id, run_link
+        )
 
     @normalises_names("model_name_or_id", "model_version_name_or_number_or_id")
     def get_model_version(
@@ -214,6 +223,85 @@ class Client:
 
     def delete_model_version(self, model_version_id: str | UUID, reason: str | None = None) -> None:
         self._backend.delete_model_version(model_version_id, reason)
+
+    # ------------------------------------------------- aliases, key-value tags
+
+    @normalises_names("model_name_or_id", "version", "alias")
+    def set_model_version_alias(
+        self,
+        model_name_or_id: str | UUID,
+        version: str | int | UUID | ModelStages | None,
+        alias: str,
+        reason: str | None = None,
+    ) -> ModelVersionResponse:
+        """Point ``alias`` (``champion``) at a version (a number, name, id or stage), moving
+        it from the version holding it: one event, with the caller and ``reason``, so the
+        alias history says who moved it and why. Setting it on its holder changes nothing."""
+        return self._backend.set_model_version_alias(model_name_or_id, version, alias, reason)
+
+    @normalises_names("model_name_or_id", "alias")
+    def delete_model_version_alias(
+        self, model_name_or_id: str | UUID, alias: str, reason: str | None = None
+    ) -> None:
+        """Drop an alias; ``NotFoundError`` if no version holds it."""
+        self._backend.delete_model_version_alias(model_name_or_id, alias, reason)
+
+    @normalises_names("model_name_or_id", "alias")
+    def get_model_version_by_alias(
+        self, model_name_or_id: str | UUID, alias: str, at: datetime | int | None = None
+    ) -> ModelVersionResponse:
+        """The version an alias names; with ``at`` (a datetime or a log position), the one
+        it named then (as ``get_model_version(..., at=)`` answers, as of that moment)."""
+        return self._backend.get_model_version_by_alias(model_name_or_id, alias, at)
+
+    @normalises_names("model_name_or_id")
+    def list_model_aliases(
+        self, model_name_or_id: str | UUID, at: datetime | int | None = None
+    ) -> dict[str, ModelVersionResponse]:
+        """Alias -> the version it names, now or as of ``at``."""
+        return self._backend.list_model_aliases(model_name_or_id, at)
+
+    @normalises_names("model_name_or_id", "alias")
+    def get_alias_history(
+        self, model_name_or_id: str | UUID, alias: str | None = None
+    ) -> list[AliasChange]:
+        """Every set, move and removal of the model's aliases (or of one), oldest first,
+        over every life of the name: from which version to which, who, when and why."""
+        return self._backend.get_alias_history(model_name_or_id, alias)
+
+    @normalises_names("model_name_or_id", "key")
+    def set_model_tag(self, model_name_or_id: str | UUID, key: str, value: str) -> None:
+        """Set a key-value tag (MLflow's tags) of a model; the same value again changes
+        nothing. The ZenML-style ``tags`` are apart from these."""
+        self._backend.set_model_tag(model_name_or_id, key, value)
+
+    @normalises_names("model_name_or_id", "key")
+    def delete_model_tag(self, model_name_or_id: str | UUID, key: str) -> None:
+        """Drop a key-value tag of a model; ``NotFoundError`` if it has no such key."""
+        self._backend.delete_model_tag(model_name_or_id, key)
+
+    @normalises_names("model_name_or_id", "version", "key")
+    def set_model_version_tag(
+        self,
+        model_name_or_id: str | UUID,
+        version: str | int | UUID | ModelStages | None,
+        key: str,
+        value: str,
+    ) -> None:
+        """Set a key-value tag of a version (a number, name, id or stage)."""
+        version_id = self.get_model_version(model_name_or_id, version).id
+        self._backend.set_model_version_tag(version_id, key, value)
+
+    @normalises_names("model_name_or_id", "version", "key")
+    def delete_model_version_tag(
+        self,
+        model_name_or_id: str | UUID,
+        version: str | int | UUID | ModelStages | None,
+        key: str,
+    ) -> None:
+        """Drop a key-value tag of a version; ``NotFoundError`` if it has no such key."""
+        version_id = self.get_model_version(model_name_or_id, version).id
+        self._backend.delete_model_version_tag(version_id, key)
 
     # --------------------------------------------------------- history & audit
 

@@ -45,9 +45,16 @@ class Model:
         ethics: str | None = None,
         tags: list[str] | None = None,
         model_version_id: str | UUID | None = None,
+        source: str | None = None,
+        run_id: str | None = None,
+        run_link: str | None = None,
         **zenml_options: Any,
     ) -> None:
-        """``model_version_id`` (ZenML's) picks a version by id and overrides ``version``."""
+        """``model_version_id`` (ZenML's) picks a version by id and overrides ``version``.
+
+        ``source``, ``run_id`` and ``run_link`` (MLflow's: where the files are, the run that
+        made them in another system) are given to the version a pipeline run creates.
+        """
         check_options("Model", Model.__init__, zenml_options, MODEL_IGNORED)
         if model_version_id is not None:
             from modelplane.projections.queries.ids import as_uuid
@@ -66,6 +73,9 @@ class Model:
         self.trade_offs = trade_offs
         self.ethics = ethics
         self.tags = normalise_names(list(tags or []))
+        self.source = source
+        self.run_id = run_id
+        self.run_link = run_link
         self._version_id: UUID | None = None
         self._version_name: str | None = None
 

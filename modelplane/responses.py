@@ -133,6 +133,10 @@ class ModelResponse:
     user: str
     latest_version_name: str | None = None
     deleted: bool = False
+    #: alias -> the number of the version it names (MLflow's and W&B's names for versions)
+    aliases: dict[str, int] = field(default_factory=dict)
+    #: MLflow's tags, beside the ZenML-style ``tags``
+    key_value_tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -148,6 +152,15 @@ class ModelVersionResponse:
     user: str
     model_id: UUID
     model_name: str
+    #: the aliases that name this version (sorted)
+    aliases: list[str] = field(default_factory=list)
+    #: MLflow's tags, beside the ZenML-style ``tags``
+    key_value_tags: dict[str, str] = field(default_factory=dict)
+    #: where the version came from, as MLflow records it (a URI), fixed at creation
+    source: str | None = None
+    #: the run that made it, in another system (MLflow's run id; not a pipeline run here)
+    run_id: str | None = None
+    run_link: str | None = None
     _backend: Backend | None = field(default=None, repr=False, compare=False)
     _run_metadata: dict[str, MetadataValue] | None = field(default=None, repr=False, compare=False)
     #: set when read with ``at=``: metadata and links are then as they were at that position
@@ -268,6 +281,24 @@ class StageChange:
     stage: ModelStages | str
     previous_stage: ModelStages
     displaced_version: str | None
+    actor: str
+    reason: str | None
+
+
+@dataclass(frozen=True)
+class AliasChange:
+    """One set, move or removal of an alias: from which version to which, who, when, why."""
+
+    position: int
+    timestamp: datetime
+    model_id: UUID
+    alias: str
+    #: the version the alias names after this change (None: removed)
+    version_id: UUID | None
+    version_number: int | None
+    #: the version it named before (None: it was new)
+    previous_version_id: UUID | None
+    previous_version_number: int | None
     actor: str
     reason: str | None
 

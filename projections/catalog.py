@@ -15,6 +15,7 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    case,
     delete,
     exists,
     false,
@@ -80,8 +81,17 @@ _set_stage = (
     .where(versions.c.id == bindparam("_id"))
     .values(stage=bindparam("_stage"), updated=bindparam("_at"))
 )
+# A model's ``updated`` is its last activity, as MLflow's ``last_updated_timestamp`` is: its
+# own edits, and a version created, promoted or deleted, or an alias moved. Never backwards
+# (a merged update runs after the batch's own updates of the row, which may be later).
+_at = bindparam("_at", type_=models.c.updated.type)
+_last_activity = case((models.c.updated < _at, _at), else_=models.c.updated)
+_touch_model = (
+    update(models).where(models.c.id == bindparam("_id")).values(updated=_last_activity)
+)
 # The highest-numbered live version, recomputed once per model per batch after every other
-# statement (one seek on ``mp_versions_live``): a deleted latest hands over to the next.
+# statement (one seek on ``mp_versions_live``): a deleted latest hands over to the next. A
+# version created or deleted is activity of the model too: the same statement moves it.
 _refresh_latest = (
     update(models)
     .where(models.c.id == bindparam("_id"))
@@ -90,7 +100,8 @@ _refresh_latest = (
         .where(versions.c.model_id == bindparam("_id"), versions.c.deleted == false())
         .order_by(versions.c.number.desc())
         .limit(1)
-        .scalar_subquery()
+        .scalar_subquery(),
+        updated=_last_activity,
     )
 )
 # The live model counter: its row is made by the first batch that moves it (a rebuild
@@ -230,7 +241,7 @@ class Catalog(Projection):
         batch.add(_delete_model_versions, params)
         batch.add(_drop_model_tags, {"_id": model_id})
         batch.add(_drop_model_version_tags, {"_id": model_id})
-        _refresh(batch, model_id)
+        _refresh(batch, model_id, event.timestamp)
         _count_models(batch, -1)
 
     @process_event.register
@@ -252,10 +263,13 @@ class Catalog(Projection):
                 "deleted_at": None,
                 "created_position": position,
                 "deleted_position": None,
+                "source": event.source,
+                "source_run_id": event.source_run_id,
+                "source_run_link": event.source_run_link,
             },
         )
         batch.add_to(_count_version, event.model_id, "_delta", {"_id": event.model_id, "_delta": 1})
-        _refresh(batch, event.model_id)
+        _refresh(batch, event.model_id, event.timestamp)
         for tag in dict.fromkeys(event.tags):
             batch.add(
                 _insert_version_tag,
@@ -311,17 +325,32 @@ class Catalog(Projection):
         batch.add(_drop_version_tags, {"_id": params["_id"]})
         params = {"_id": event.model_id, "_delta": -1}
         batch.add_to(_count_version, event.model_id, "_delta", params)
-        _refresh(batch, event.model_id)
+        _refresh(batch, event.model_id, event.timestamp)
 
     @process_event.register
     def _(self, event: Model.StageChanged, position: int, batch: Batch) -> None:
         params = {"_id": event.version_id, "_stage": event.stage, "_at": event.timestamp}
         batch.add(_set_stage, params)
+        _touch(batch, str(event.originator_id), event.timestamp)
+
+    @process_event.register
+    def _(self, event: Model.AliasSet, position: int, batch: Batch) -> None:
+        _touch(batch, str(event.originator_id), event.timestamp)
+
+    @process_event.register
+    def _(self, event: Model.AliasRemoved, position: int, batch: Batch) -> None:
+        _touch(batch, str(event.originator_id), event.timestamp)
 
 
-def _refresh(batch: Batch, model_id: str) -> None:
-    """Recompute the model's latest live version once the batch has settled its versions."""
-    batch.set_last(_refresh_latest, model_id, {"_id": model_id})
+def _refresh(batch: Batch, model_id: str, at: object) -> None:
+    """Recompute the model's latest live version once the batch has settled its versions,
+    and move its last activity to ``at``."""
+    batch.set_last(_refresh_latest, model_id, {"_id": model_id, "_at": at})
+
+
+def _touch(batch: Batch, model_id: str, at: object) -> None:
+    """Move the model's last activity to ``at`` (events come in order: the last is the latest)."""
+    batch.set_last(_touch_model, model_id, {"_id": model_id, "_at": at})
 
 
 def _count_models(batch: Batch, delta: int) -> None:

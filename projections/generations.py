@@ -77,7 +77,7 @@ from .engine import schema_transaction
 from .folding import Batch, Projection
 from .log import EventLog
 from .runner import PROJECTIONS, queue
-from .tables import FINGERPRINT, clock, read_tables, schema, tracking
+from .tables import FINGERPRINT, READ_LAST, clock, read_tables, schema, tracking
 
 logger = logging.getLogger("modelplane.projections")
 
@@ -642,7 +642,7 @@ def _put_in_place(conn: Connection, generation: Generation) -> None:
         for name in sorted(live):
             conn.exec_driver_sql(f'ALTER TABLE "{name}" RENAME TO "{name}__{retired}"')
     else:
-        for name in sorted(live):
+        for name in sorted(live, key=_drop_order):
             conn.exec_driver_sql(f'DROP TABLE "{name}"')
     for name, table in generation.tables.items():
         conn.exec_driver_sql(f'ALTER TABLE "{table.name}" RENAME TO "{name}"')
@@ -650,6 +650,12 @@ def _put_in_place(conn: Connection, generation: Generation) -> None:
         conn.exec_driver_sql("PRAGMA legacy_alter_table=OFF")
     if conn.dialect.name == "postgresql":
         _rename_relations(conn, generation)
+
+
+def _drop_order(name: str) -> tuple[bool, str]:
+    """The tables reads consult last (``tables.READ_LAST``) are dropped last, so a reader
+    holding the others while it asks for those never waits on a swap waiting on it."""
+    return bool(read_tables.tables[name].info.get(READ_LAST)), name
 
 
 def _rename_relations(conn: Connection, generation: Generation) -> None:

@@ -20,7 +20,7 @@ from eventsourcing_sqlalchemy.recorders import (
     SQLAlchemyAggregateRecorder,
     SQLAlchemyApplicationRecorder,
 )
-from sqlalchemy import Engine, delete, event, insert
+from sqlalchemy import Connection, Engine, delete, event, insert
 from sqlalchemy.orm import Session
 
 from .engine import sqlite_pragmas
@@ -47,12 +47,27 @@ def _row(stored: StoredEvent) -> dict[str, Any]:
     }
 
 
+#: ``info`` key: the (sub)transaction the log's table lock was taken in
+_LOCKED_IN = "modelplane.log_locked_in"
+
+
 class ApplicationRecorder(SQLAlchemyApplicationRecorder):
     """The library's recorder, appending with one Core INSERT ... RETURNING.
 
     Same table, same PostgreSQL table lock (commit order = position order) and NOTIFY; only
     the ORM unit of work is skipped, which was a quarter of the 1 ms a command may take.
     """
+
+    def _lock_table(self, session: Session | Connection) -> None:
+        """The library's table lock, once per transaction: ``clock.lock_and_date`` takes it
+        before dating the events, and the append would take it again (a round trip for
+        nothing). Rolling back a savepoint releases the locks taken inside it, so what is
+        remembered is the (sub)transaction the lock was taken in."""
+        current = session.get_nested_transaction() or session.get_transaction()
+        if current is not None and session.info.get(_LOCKED_IN) is current:
+            return
+        super()._lock_table(session)  # type: ignore[arg-type]
+        session.info[_LOCKED_IN] = current
 
     def _insert_stored_events(
         self, session: Session, stored_events: Sequence[StoredEvent], **kwargs: Any

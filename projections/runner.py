@@ -17,11 +17,13 @@ from eventsourcing.persistence import IntegrityError, Recording
 from sqlalchemy import Connection, bindparam, delete, insert, inspect, select, update
 from sqlalchemy.orm import Session
 
+from .aliases import Aliases
 from .bulk import BulkWriter
 from .catalog import Catalog
 from .clock import set_clock
 from .event_index import EventIndex
 from .folding import Batch, Projection
+from .key_value_tags import KeyValueTags
 from .lineage import Lineage
 from .log import EventLog
 from .metadata_values import MetadataValues
@@ -34,6 +36,8 @@ from .webhooks import Webhooks
 PROJECTIONS: tuple[Projection, ...] = (
     Catalog(),
     StageHistory(),
+    Aliases(),
+    KeyValueTags(),
     MetadataValues(),
     Lineage(),
     Tokens(),

@@ -174,6 +174,11 @@ versions = Table(
     Column("deleted_at", UTCDateTime, nullable=True),
     Column("created_position", BigInteger, nullable=False),
     Column("deleted_position", BigInteger, nullable=True),
+    # where the version came from, as MLflow records it, fixed at creation (the run is
+    # another system's, not a row of ``mp_runs``)
+    _text("source"),
+    _text("source_run_id"),
+    _text("source_run_link"),
     Index("mp_versions_number", "model_id", "number", unique=True),
     Index("mp_versions_name", "model_id", "name"),
     # a model's live versions newest first (pages, the latest), past any deleted ones
@@ -250,6 +255,93 @@ stage_holders = Table(
     Column("stage", STAGE, primary_key=True),
     Column("position", BigInteger, primary_key=True, autoincrement=False),
     Column("version_id", ID, nullable=True),
+)
+
+#: ``Table.info`` key of the tables a read consults after a row's own tables (a model's or
+#: version's aliases and key-value tags, read once its rows are known). On PostgreSQL a swap
+#: of table generations drops the live tables one at a time, each lock held to its commit:
+#: these go last (``generations._put_in_place``), so a reader that holds the rows' tables
+#: and then asks for these never waits on a swap that waits on it (a deadlock). Reads keep
+#: to that order: these tables after the others, never the others after these.
+READ_LAST = "read_last"
+
+# The aliases held now, one row per alias of a model. A set adds a row at its position and
+# drops the alias's rows of earlier positions, a removal drops them all, so a set, a removal
+# and a set again folded in one batch (inserts first) leave the last set's row.
+aliases = Table(
+    "mp_aliases",
+    read_tables,
+    Column("model_id", ID, primary_key=True),
+    Column("alias", NAME, primary_key=True),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("version_id", ID, nullable=False),
+    Column("version_number", Integer, nullable=False),
+    # a page of versions with their aliases: one range per version
+    Index("mp_aliases_version", "version_id"),
+    info={READ_LAST: True},
+)
+
+# Every set, move and removal of an alias: who, when, why, from which version to which
+# (version_id NULL: removed). The holder of an alias at position p is the version of its last
+# row <= p (time travel).
+alias_history = Table(
+    "mp_alias_history",
+    read_tables,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("model_id", ID, nullable=False),
+    Column("alias", NAME, nullable=False),
+    Column("version_id", ID, nullable=True),
+    Column("version_number", Integer, nullable=True),
+    Column("previous_version_id", ID, nullable=True),
+    Column("previous_version_number", Integer, nullable=True),
+    Column("actor", NAME, nullable=False),
+    _text("reason"),
+    Column("timestamp", UTCDateTime, nullable=False),
+    Index("mp_alias_history_alias", "model_id", "alias", "position"),
+    Index("mp_alias_history_model", "model_id", "position"),
+    # the aliases a version held at a position: its rows, then each alias's last row then
+    Index("mp_alias_history_version", "version_id", "position"),
+    info={READ_LAST: True},
+)
+
+# Key-value tags (MLflow's) of models and of versions as they are now, one row per key, kept
+# as ``mp_aliases`` is (a set adds its row and drops the key's older ones; a deletion drops
+# them). A deleted model or version keeps its rows, as its row keeps its tags. Values may be
+# 100,000 characters long: no index holds them (PostgreSQL's btree entries stop near 2.7 kB).
+model_key_value_tags = Table(
+    "mp_model_kv_tags",
+    read_tables,
+    Column("model_id", ID, primary_key=True),
+    Column("key", NAME, primary_key=True),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("value", Text, nullable=False),
+    Index("mp_model_kv_tags_key", "key", "model_id"),
+    info={READ_LAST: True},
+)
+
+version_key_value_tags = Table(
+    "mp_version_kv_tags",
+    read_tables,
+    Column("version_id", ID, primary_key=True),
+    Column("key", NAME, primary_key=True),
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("model_id", ID, nullable=False),
+    Column("value", Text, nullable=False),
+    Index("mp_version_kv_tags_key", "key", "model_id"),
+    info={READ_LAST: True},
+)
+
+# Every set and deletion of a key-value tag of a model or version (value NULL: deleted), for
+# time travel: a subject's tags at position p are the last row <= p of each key, if not NULL.
+key_value_tag_history = Table(
+    "mp_kv_tag_history",
+    read_tables,
+    Column("position", BigInteger, primary_key=True, autoincrement=False),
+    Column("subject_id", ID, nullable=False),
+    Column("key", NAME, nullable=False),
+    Column("value", Text, nullable=True),
+    Index("mp_kv_tag_history_subject", "subject_id", "key", "position"),
+    info={READ_LAST: True},
 )
 
 # Metadata of model versions, artifact versions and runs: every value ever logged per key

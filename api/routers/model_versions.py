@@ -45,6 +45,9 @@ def create_model_version(backend: Backend, body: schemas.ModelVersionCreate) -> 
         normalise_names(body.name),
         body.description,
         normalise_names(body.tags),
+        body.source,
+        body.run_id,
+        body.run_link,
     )
     return one(created, 201)
 

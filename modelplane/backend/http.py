@@ -33,6 +33,7 @@ from modelplane.domain.validation import check_int64
 
 from .. import config
 from ..responses import (
+    AliasChange,
     ArtifactConsumer,
     ArtifactVersionResponse,
     LinkedArtifact,
@@ -269,12 +270,18 @@ class HttpBackend(Backend):
         name: str | None,
         description: str | None,
         tags: Iterable[str] | None,
+        source: str | None = None,
+        run_id: str | None = None,
+        run_link: str | None = None,
     ) -> ModelVersionResponse:
         body = {
             "model": str(model_name_or_id),
             "name": name,
             "description": description,
             "tags": _listed(tags),
+            "source": source,
+            "run_id": run_id,
+            "run_link": run_link,
         }
         created: ModelVersionResponse = self._one(
             ModelVersionResponse, "POST", "/model_versions", json=body
@@ -346,6 +353,72 @@ class HttpBackend(Backend):
     def delete_model_version(self, version_id: UUID | str, reason: str | None) -> None:
         path = f"/model_versions/{_segment(version_id)}"
         self._json("DELETE", path, params=self._params(reason=reason))
+
+    # ------------------------------------------------- aliases, key-value tags
+
+    def set_model_version_alias(
+        self,
+        model_name_or_id: str | UUID,
+        version: VersionSelector,
+        alias: str,
+        reason: str | None = None,
+    ) -> ModelVersionResponse:
+        if isinstance(version, int) and not isinstance(version, bool):
+            check_int64(version, "version number")
+        selector = "latest" if version is None else getattr(version, "value", version)
+        body: dict[str, Any] = {
+            "version": selector if isinstance(selector, int) else str(selector),
+            "reason": reason,
+        }
+        found: ModelVersionResponse = self._one(
+            ModelVersionResponse, "PUT", _alias_path(model_name_or_id, alias), json=body
+        )
+        return found
+
+    def delete_model_version_alias(
+        self, model_name_or_id: str | UUID, alias: str, reason: str | None = None
+    ) -> None:
+        path = _alias_path(model_name_or_id, alias)
+        self._json("DELETE", path, params=self._params(reason=reason))
+
+    def get_model_version_by_alias(
+        self, model_name_or_id: str | UUID, alias: str, at: datetime | int | None = None
+    ) -> ModelVersionResponse:
+        path = _alias_path(model_name_or_id, alias)
+        found: ModelVersionResponse = self._one(
+            ModelVersionResponse, "GET", path, params=_at_param(at)
+        )
+        return found
+
+    def list_model_aliases(
+        self, model_name_or_id: str | UUID, at: datetime | int | None = None
+    ) -> dict[str, ModelVersionResponse]:
+        path = f"/models/{_segment(model_name_or_id)}/aliases"
+        data = self._json("GET", path, params=_at_param(at))
+        return {alias: wire.decode(ModelVersionResponse, v, self) for alias, v in data.items()}
+
+    def get_alias_history(
+        self, model_name_or_id: str | UUID, alias: str | None = None
+    ) -> list[AliasChange]:
+        path = f"/models/{_segment(model_name_or_id)}/alias_history"
+        data = self._json("GET", path, params=self._params(alias=alias))
+        return [wire.decode(AliasChange, item, self) for item in data]
+
+    def set_model_tag(self, model_name_or_id: str | UUID, key: str, value: str) -> None:
+        path = f"/models/{_segment(model_name_or_id)}/key_value_tags/{_segment(key)}"
+        self._json("PUT", path, json={"value": value})
+
+    def delete_model_tag(self, model_name_or_id: str | UUID, key: str) -> None:
+        path = f"/models/{_segment(model_name_or_id)}/key_value_tags/{_segment(key)}"
+        self._json("DELETE", path)
+
+    def set_model_version_tag(self, version_id: UUID | str, key: str, value: str) -> None:
+        path = f"/model_versions/{_segment(version_id)}/key_value_tags/{_segment(key)}"
+        self._json("PUT", path, json={"value": value})
+
+    def delete_model_version_tag(self, version_id: UUID | str, key: str) -> None:
+        path = f"/model_versions/{_segment(version_id)}/key_value_tags/{_segment(key)}"
+        self._json("DELETE", path)
 
     # --------------------------------------------------------- history & audit
 
@@ -749,6 +822,10 @@ class HttpBackend(Backend):
         except ValueError:
             msg = f"A webhook id is a UUID, not {str(webhook_id)[:100]!r}."
             raise ValidationError(msg) from None
+
+
+def _alias_path(model_name_or_id: str | UUID, alias: str) -> str:
+    return f"/models/{_segment(model_name_or_id)}/aliases/{_segment(alias)}"
 
 
 def _listed(values: Iterable[str] | None) -> list[str] | None:

@@ -29,6 +29,7 @@ from uuid import UUID
 if TYPE_CHECKING:
     from modelplane.artifacts.content_store import StoredArtifact
     from modelplane.responses import (
+        AliasChange,
         ArtifactConsumer,
         ArtifactVersionResponse,
         LinkedArtifact,
@@ -161,7 +162,12 @@ class Backend(abc.ABC):
         name: str | None,
         description: str | None,
         tags: Iterable[str] | None,
-    ) -> ModelVersionResponse: ...
+        source: str | None = None,
+        run_id: str | None = None,
+        run_link: str | None = None,
+    ) -> ModelVersionResponse:
+        """``source``, ``run_id``, ``run_link``: where the version came from (MLflow's
+        fields), fixed for good."""
 
     @abc.abstractmethod
     def get_model_version(
@@ -203,6 +209,60 @@ class Backend(abc.ABC):
 
     @abc.abstractmethod
     def delete_model_version(self, version_id: UUID | str, reason: str | None) -> None: ...
+
+    # ------------------------------------------------- aliases, key-value tags
+
+    @abc.abstractmethod
+    def set_model_version_alias(
+        self,
+        model_name_or_id: str | UUID,
+        version: VersionSelector,
+        alias: str,
+        reason: str | None = None,
+    ) -> ModelVersionResponse:
+        """Point ``alias`` at the version (moving it from the one holding it); the version
+        as it is then."""
+
+    @abc.abstractmethod
+    def delete_model_version_alias(
+        self, model_name_or_id: str | UUID, alias: str, reason: str | None = None
+    ) -> None:
+        """Drop an alias (``NotFoundError`` if no version holds it)."""
+
+    @abc.abstractmethod
+    def get_model_version_by_alias(
+        self, model_name_or_id: str | UUID, alias: str, at: datetime | int | None = None
+    ) -> ModelVersionResponse:
+        """The version an alias names, now or as of ``at`` (a datetime or log position)."""
+
+    @abc.abstractmethod
+    def list_model_aliases(
+        self, model_name_or_id: str | UUID, at: datetime | int | None = None
+    ) -> dict[str, ModelVersionResponse]:
+        """Alias -> the version it names, now or as of ``at``, by alias."""
+
+    @abc.abstractmethod
+    def get_alias_history(
+        self, model_name_or_id: str | UUID, alias: str | None = None
+    ) -> list[AliasChange]:
+        """Every set, move and removal of the model's aliases (every life of its name), or
+        of one alias, oldest first."""
+
+    @abc.abstractmethod
+    def set_model_tag(self, model_name_or_id: str | UUID, key: str, value: str) -> None:
+        """Set a key-value tag of a model (the same value again appends nothing)."""
+
+    @abc.abstractmethod
+    def delete_model_tag(self, model_name_or_id: str | UUID, key: str) -> None:
+        """Drop a key-value tag of a model (``NotFoundError`` if it has no such key)."""
+
+    @abc.abstractmethod
+    def set_model_version_tag(self, version_id: UUID | str, key: str, value: str) -> None:
+        """Set a key-value tag of a version (the same value again appends nothing)."""
+
+    @abc.abstractmethod
+    def delete_model_version_tag(self, version_id: UUID | str, key: str) -> None:
+        """Drop a key-value tag of a version (``NotFoundError`` if it has no such key)."""
 
     # --------------------------------------------------------- history & audit
 

@@ -17,7 +17,8 @@ that use them: ``Client()`` builds a backend, and must stay cheap to import and 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TypeVar
@@ -38,6 +39,7 @@ from modelplane.domain.validation import (
 from .. import config
 from ..enums import ModelStages
 from ..responses import (
+    AliasChange,
     ArtifactConsumer,
     ArtifactVersionResponse,
     LinkedArtifact,
@@ -69,7 +71,9 @@ from .interface import (
 if TYPE_CHECKING:
     from sqlalchemy import Connection, RowMapping
 
+    from modelplane.projections.queries.labels import ModelLabels, VersionLabels
     from modelplane.projections.queries.paging import PageRows, Paging
+    from modelplane.projections.queries.searches import Condition, Sort, SortValue
 
     from ..artifacts.content_store import ArtifactStore, StoredArtifact
     from ..store_handle import Store
@@ -129,6 +133,13 @@ class LocalBackend(Backend):
     def store(self) -> Store:
         """The store this backend reads and writes (tests, replay and tokens reach it)."""
         return self._store
+
+    @contextmanager
+    def atomic(self) -> Iterator[None]:
+        """Several writes as one: all of their events reach the log, or none do (an MLflow
+        creation and the tags it carries)."""
+        with self._store.registry.atomic():
+            yield
 
     @property
     def role(self) -> str:
@@ -195,7 +206,7 @@ class LocalBackend(Backend):
 
         with self._store.read() as conn:
             row = model_row(conn, model_name_or_id)
-        return _model(row)
+            return _models(conn, [row])[0]
 
     def list_models(
         self, name: str | None, tag: str | None, paging: PageRequest
@@ -206,7 +217,55 @@ class LocalBackend(Backend):
         wanted = _paging(paging)
         with self._store.read() as conn:
             found = list_models(conn, name=name, tag=tag, paging=wanted)
-        return self._page(found, [_model(r) for r in found.rows], wanted.size)
+            items = _models(conn, found.rows)
+        return self._page(found, items, wanted.size)
+
+    def search_models(
+        self,
+        conditions: Sequence[Condition],
+        sorts: Sequence[Sort],
+        after: Sequence[SortValue] | None,
+        limit: int,
+    ) -> list[ModelResponse]:
+        """Live models passing every condition, in the order of ``sorts``, the first
+        ``limit`` after the key ``after`` (the MLflow API's searches stand on this)."""
+        self._allow(READ, "Searching models")
+        from modelplane.projections.queries.searches import search_model_rows
+
+        with self._store.read() as conn:
+            rows = search_model_rows(conn, conditions, sorts, after, limit)
+            return _models(conn, rows)
+
+    def search_model_versions(
+        self,
+        conditions: Sequence[Condition],
+        sorts: Sequence[Sort],
+        after: Sequence[SortValue] | None,
+        limit: int,
+    ) -> list[ModelVersionResponse]:
+        """The same over live versions of live models, of any number of models."""
+        self._allow(READ, "Searching model versions")
+        from modelplane.projections.queries.searches import search_version_rows
+
+        with self._store.read() as conn:
+            rows = search_version_rows(conn, conditions, sorts, after, limit)
+            return self._versions_of_models(conn, rows)
+
+    def newest_versions_by_stage(
+        self, model_ids: Sequence[UUID]
+    ) -> dict[UUID, dict[str, ModelVersionResponse]]:
+        """Each model's newest live version in each stage that has one (MLflow's
+        ``latest_versions``), for a page of models in one read."""
+        self._allow(READ, "Reading model versions")
+        from modelplane.projections.queries.versions import newest_in_each_stage
+
+        with self._store.read() as conn:
+            rows = newest_in_each_stage(conn, [str(model_id) for model_id in model_ids])
+            found = self._versions_of_models(conn, rows)
+        newest: dict[UUID, dict[str, ModelVersionResponse]] = {i: {} for i in model_ids}
+        for version in found:
+            newest[version.model_id][str(version.stage)] = version
+        return newest
 
     def update_model(
         self,
@@ -243,7 +302,7 @@ class LocalBackend(Backend):
 
         with self._store.read() as conn:
             ids = model_ids_ever_named(conn, model_name_or_id)
-            return [_model(model_row(conn, i, deleted_ok=True)) for i in ids]
+            return _models(conn, [model_row(conn, i, deleted_ok=True) for i in ids])
 
     def model_name_history(self, model_id: UUID) -> list[tuple[int, str]]:
         self._allow(READ, "Reading a model's names")
@@ -271,11 +330,21 @@ class LocalBackend(Backend):
         name: str | None,
         description: str | None,
         tags: Iterable[str] | None,
+        source: str | None = None,
+        run_id: str | None = None,
+        run_link: str | None = None,
     ) -> ModelVersionResponse:
         self._allow(WRITE, "Creating a model version")
         model_id = self._model_id(model_name_or_id)
         created = self._store.registry.create_version(
-            model_id, name=name, description=description, tags=tags, actor=self.actor
+            model_id,
+            name=name,
+            description=description,
+            tags=tags,
+            source=source,
+            run_id=run_id,
+            run_link=run_link,
+            actor=self.actor,
         )
         return self.get_model_version_by_id(created.id)
 
@@ -298,14 +367,14 @@ class LocalBackend(Backend):
             if at is None:
                 quick = quick_version_row(conn, model_name_or_id, selector)
                 if quick is not None:
-                    return self._version(quick, quick["model_name"])
+                    return self._version(conn, quick, quick["model_name"])
                 model = model_row(conn, model_name_or_id)
                 row = version_row(conn, model, selector)
-                return self._version(row, model["name"])
+                return self._version(conn, row, model["name"])
             position = position_at(conn, at)
             model_then = model_row_at(conn, model_name_or_id, position)
             row, stage_then = version_row_at(conn, model_then, selector, position)
-            return self._version(row, model_then["name"], stage=stage_then, as_of=position)
+            return self._version(conn, row, model_then["name"], stage=stage_then, as_of=position)
 
     def get_model_version_by_id(
         self, version_id: UUID | str, deleted_ok: bool = False
@@ -313,7 +382,7 @@ class LocalBackend(Backend):
         self._allow(READ, "Reading a model version")
         with self._store.read() as conn:
             row = _version_with_model(conn, version_id, deleted_ok=deleted_ok)
-        return self._version(row, row["model_name"])
+            return self._version(conn, row, row["model_name"])
 
     def list_model_versions(
         self,
@@ -334,8 +403,7 @@ class LocalBackend(Backend):
             found = list_versions(
                 conn, model, stage=stage_filter, tag=tag, name=name, paging=wanted
             )
-        model_id = UUID(model["id"])
-        items = [self._version(r, model["name"], model_id=model_id) for r in found.rows]
+            items = self._versions(conn, found.rows, model["name"], UUID(model["id"]))
         return self._page(found, items, wanted.size)
 
     def update_model_version(
@@ -383,6 +451,170 @@ class LocalBackend(Backend):
             if not row["deleted"] and row["stage"] in self._protected:  # the registry refuses
                 self._refuse_protected(row["stage"], "Deleting a version in")  # a deleted one
         self._store.registry.delete_version(uid, actor=self.actor, reason=reason)
+
+    # ------------------------------------------------- aliases, key-value tags
+
+    def set_model_version_alias(
+        self,
+        model_name_or_id: str | UUID,
+        version: VersionSelector,
+        alias: str,
+        reason: str | None = None,
+    ) -> ModelVersionResponse:
+        self._allow(WRITE, "Setting an alias")
+        from modelplane.domain.aliases import check_alias
+        from modelplane.projections.queries.models import model_row
+        from modelplane.projections.queries.versions import version_row
+
+        alias = check_alias(alias)  # refused before any lookup, as the command would
+        with self._store.read() as conn:
+            model = model_row(conn, model_name_or_id)
+            version_id = UUID(version_row(conn, model, version)["id"])
+        self._store.registry.set_alias(
+            UUID(model["id"]), version_id, alias, actor=self.actor, reason=reason
+        )
+        return self.get_model_version_by_id(version_id)
+
+    def delete_model_version_alias(
+        self, model_name_or_id: str | UUID, alias: str, reason: str | None = None
+    ) -> None:
+        self._allow(WRITE, "Removing an alias")
+        from modelplane.domain.aliases import check_alias
+
+        alias = check_alias(alias)
+        model_id = self._model_id(model_name_or_id)
+        self._store.registry.remove_alias(model_id, alias, actor=self.actor, reason=reason)
+
+    def get_model_version_by_alias(
+        self, model_name_or_id: str | UUID, alias: str, at: datetime | int | None = None
+    ) -> ModelVersionResponse:
+        self._allow(READ, "Reading a model version")
+        from modelplane.domain.aliases import check_alias
+        from modelplane.projections.queries import aliases
+        from modelplane.projections.queries.models import model_row
+
+        alias = check_alias(alias)
+        if at is not None:
+            position, model_then, held = self._aliases_then(model_name_or_id, at)
+            if alias not in held:
+                msg = (
+                    f"Model '{model_then['name']}' had no alias '{alias}' at log position "
+                    f"{position}."
+                )
+                raise NotFoundError(msg)
+            return self._versions_then([held[alias]], model_then["name"], position)[0]
+        with self._store.read() as conn:
+            quick = aliases.version_row_by_alias(conn, model_name_or_id, alias)
+            if quick is not None:
+                return self._version(conn, quick, quick["model_name"])
+            model = model_row(conn, model_name_or_id)
+            holder = aliases.alias_holder(conn, model["id"], alias)
+            if holder is None:
+                raise NotFoundError(f"Model '{model['name']}' has no alias '{alias}'.")
+            row = _version_with_model(conn, holder)
+            return self._version(conn, row, model["name"])
+
+    def list_model_aliases(
+        self, model_name_or_id: str | UUID, at: datetime | int | None = None
+    ) -> dict[str, ModelVersionResponse]:
+        self._allow(READ, "Reading a model's aliases")
+        from sqlalchemy import select
+
+        from modelplane.projections.queries.aliases import model_aliases
+        from modelplane.projections.queries.models import model_row
+        from modelplane.projections.tables import versions
+
+        if at is not None:
+            position, model_then, held = self._aliases_then(model_name_or_id, at)
+            found = self._versions_then(sorted(set(held.values())), model_then["name"], position)
+        else:
+            with self._store.read() as conn:
+                model = model_row(conn, model_name_or_id)
+                held = model_aliases(conn, model["id"])
+                if not held:
+                    return {}
+                query = select(versions).where(versions.c.id.in_(sorted(set(held.values()))))
+                rows = list(conn.execute(query).mappings())
+                found = self._versions(conn, rows, model["name"])
+        by_id = {str(version.id): version for version in found}
+        return {alias: by_id[version_id] for alias, version_id in held.items()}
+
+    def _aliases_then(
+        self, model_name_or_id: str | UUID, at: datetime | int
+    ) -> tuple[int, dict[str, Any], dict[str, str]]:
+        """The position ``at`` denotes, the model as it was then and its aliases then
+        (alias -> version id). Read on their own: what the log held up to a past position
+        never changes, and reading the versions after the alias tables, in the same
+        transaction, would take their locks out of order (``tables.READ_LAST``)."""
+        from modelplane.projections.queries import time_travel
+        from modelplane.projections.queries.aliases import model_aliases
+
+        with self._store.read() as conn:
+            position = time_travel.position_at(conn, at)
+            model = time_travel.model_row_at(conn, model_name_or_id, position)
+            return position, model, model_aliases(conn, model["id"], position)
+
+    def _versions_then(
+        self, version_ids: Sequence[str], model_name: str, position: int
+    ) -> list[ModelVersionResponse]:
+        """Versions of one model (deleted since, or not) as they were at a log position:
+        their rows, stages and states then, and last their labels (``tables.READ_LAST``)."""
+        from modelplane.projections.queries import time_travel
+
+        with self._store.read() as conn:
+            rows = [_version_with_model(conn, v, deleted_ok=True) for v in version_ids]
+            stages_then = [time_travel.stage_of_at(conn, v, position) for v in version_ids]
+            rows = [time_travel.version_state_at(conn, row, position) for row in rows]
+            return self._versions(conn, rows, model_name, as_of=position, stages=stages_then)
+
+    def get_alias_history(
+        self, model_name_or_id: str | UUID, alias: str | None = None
+    ) -> list[AliasChange]:
+        self._allow(READ, "Reading alias history")
+        from modelplane.domain.aliases import check_alias
+        from modelplane.projections.queries.aliases import alias_changes
+        from modelplane.projections.queries.models import model_ids_ever_named
+
+        if alias is not None:
+            alias = check_alias(alias)
+        with self._store.read() as conn:
+            model_ids = model_ids_ever_named(conn, model_name_or_id)
+            rows = alias_changes(conn, model_ids, alias)
+        return [
+            AliasChange(
+                position=int(r["position"]),
+                timestamp=r["timestamp"],
+                model_id=UUID(r["model_id"]),
+                alias=r["alias"],
+                version_id=_uuid_or_none(r["version_id"]),
+                version_number=r["version_number"],
+                previous_version_id=_uuid_or_none(r["previous_version_id"]),
+                previous_version_number=r["previous_version_number"],
+                actor=r["actor"],
+                reason=r["reason"],
+            )
+            for r in rows
+        ]
+
+    def set_model_tag(self, model_name_or_id: str | UUID, key: str, value: str) -> None:
+        self._allow(WRITE, "Setting a model's tag")
+        model_id = self._model_id(model_name_or_id)
+        self._store.registry.set_model_key_value_tag(model_id, key, value, actor=self.actor)
+
+    def delete_model_tag(self, model_name_or_id: str | UUID, key: str) -> None:
+        self._allow(WRITE, "Deleting a model's tag")
+        model_id = self._model_id(model_name_or_id)
+        self._store.registry.delete_model_key_value_tag(model_id, key, actor=self.actor)
+
+    def set_model_version_tag(self, version_id: UUID | str, key: str, value: str) -> None:
+        self._allow(WRITE, "Setting a model version's tag")
+        uid = _version_uuid(version_id)
+        self._store.registry.set_version_key_value_tag(uid, key, value, actor=self.actor)
+
+    def delete_model_version_tag(self, version_id: UUID | str, key: str) -> None:
+        self._allow(WRITE, "Deleting a model version's tag")
+        uid = _version_uuid(version_id)
+        self._store.registry.delete_version_key_value_tag(uid, key, actor=self.actor)
 
     # --------------------------------------------------------- history & audit
 
@@ -932,11 +1164,67 @@ class LocalBackend(Backend):
 
     def _version(
         self,
+        conn: Connection,
         row: RowMapping,
         model_name: str,
         stage: str | None = None,
+        as_of: int | None = None,
+    ) -> ModelVersionResponse:
+        """One version as read now, or as of ``as_of`` (``row`` and ``stage`` read then)."""
+        return self._versions(conn, [row], model_name, as_of=as_of, stages=[stage])[0]
+
+    def _versions(
+        self,
+        conn: Connection,
+        rows: Sequence[RowMapping],
+        model_name: str,
         model_id: UUID | None = None,
         as_of: int | None = None,
+        stages: Sequence[str | None] | None = None,
+    ) -> list[ModelVersionResponse]:
+        """Versions of one model with their aliases and key-value tags (one read of each
+        for them all), now or as of ``as_of`` (``stages``: each row's stage then).
+
+        The labels are read last in the caller's transaction (``tables.READ_LAST``)."""
+        from modelplane.projections.queries.labels import VersionLabels, version_labels
+
+        labels = version_labels(conn, [str(row["id"]) for row in rows], as_of) if rows else {}
+        none = VersionLabels()
+        return [
+            self._version_response(
+                row,
+                model_name,
+                None if stages is None else stages[i],
+                model_id,
+                as_of,
+                labels.get(str(row["id"]), none),
+            )
+            for i, row in enumerate(rows)
+        ]
+
+    def _versions_of_models(
+        self, conn: Connection, rows: Sequence[RowMapping]
+    ) -> list[ModelVersionResponse]:
+        """Versions of any models (each row with its ``model_name``), with their labels."""
+        from modelplane.projections.queries.labels import VersionLabels, version_labels
+
+        labels = version_labels(conn, [str(row["id"]) for row in rows]) if rows else {}
+        none = VersionLabels()
+        return [
+            self._version_response(
+                row, row["model_name"], None, None, None, labels.get(str(row["id"]), none)
+            )
+            for row in rows
+        ]
+
+    def _version_response(
+        self,
+        row: RowMapping,
+        model_name: str,
+        stage: str | None,
+        model_id: UUID | None,
+        as_of: int | None,
+        labels: VersionLabels,
     ) -> ModelVersionResponse:
         return ModelVersionResponse(
             id=UUID(row["id"]),
@@ -950,6 +1238,11 @@ class LocalBackend(Backend):
             user=row["created_by"],
             model_id=model_id or UUID(row["model_id"]),
             model_name=model_name,
+            aliases=list(labels.aliases),
+            key_value_tags=dict(labels.key_value_tags),
+            source=row["source"],
+            run_id=row["source_run_id"],
+            run_link=row["source_run_link"],
             _backend=self,
             as_of=as_of,
         )
@@ -963,7 +1256,31 @@ def _version_with_model(
     return version_with_model_name(conn, version_id, deleted_ok=deleted_ok)
 
 
-def _model(row: RowMapping) -> ModelResponse:
+def _uuid_or_none(value: str | None) -> UUID | None:
+    return None if value is None else UUID(value)
+
+
+def _version_uuid(version_id: UUID | str) -> UUID:
+    """A model version id given as text (a name is no id: not found)."""
+    from modelplane.projections.queries.ids import as_uuid
+
+    uid = as_uuid(version_id)
+    if uid is None:
+        raise NotFoundError(f"'{version_id}' is not a model version id.")
+    return uid
+
+
+def _models(conn: Connection, rows: Sequence[RowMapping]) -> list[ModelResponse]:
+    """Models with their aliases and key-value tags (one read for them all, after theirs:
+    ``tables.READ_LAST``)."""
+    from modelplane.projections.queries.labels import ModelLabels, model_labels
+
+    labels = model_labels(conn, [str(row["id"]) for row in rows]) if rows else {}
+    none = ModelLabels()
+    return [_model(row, labels.get(str(row["id"]), none)) for row in rows]
+
+
+def _model(row: RowMapping, labels: ModelLabels) -> ModelResponse:
     return ModelResponse(
         id=UUID(row["id"]),
         name=row["name"],
@@ -973,6 +1290,8 @@ def _model(row: RowMapping) -> ModelResponse:
         user=row["created_by"],
         latest_version_name=row["latest_version_name"],
         deleted=bool(row["deleted"]),
+        aliases=dict(labels.aliases),
+        key_value_tags=dict(labels.key_value_tags),
         **{field: row[field] for field in DESCRIPTIVE_FIELDS},
     )
 

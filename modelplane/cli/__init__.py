@@ -1,7 +1,8 @@
 """The ``modelplane`` command line (typer + rich).
 
 Each command lives in the module its name gives, under ``commands/``: ``modelplane run list``
-in ``commands/run.py``, ``modelplane model version update`` in ``commands/model/version.py``.
+in ``commands/run.py``, ``modelplane model version update`` in the package
+``commands/model/version/`` (its ``__init__.py``; ``model version tag`` is its ``tag.py``).
 A group imports a command's module only when that command runs or help lists it
 (``lazy_group.py``). Options several commands share are declared in ``options.py``; parsing
 numbers, selectors and times is ``params.py``; output is ``render.py``.

@@ -236,6 +236,27 @@ def _run_finished(d: Describer, e: LoggedEvent, p: dict[str, Any]) -> str:
     return f"{d.run_label(e)} {p['status']}{error}"
 
 
+def _alias_set(d: Describer, e: LoggedEvent, p: dict[str, Any]) -> str:
+    text = f"alias '{p['alias']}' -> version {p['version_number']}"
+    if p.get("previous_version_number") is not None:
+        text += f" (moved from version {p['previous_version_number']})"
+    return text + _reason(p.get("reason"))
+
+
+def _alias_removed(d: Describer, e: LoggedEvent, p: dict[str, Any]) -> str:
+    text = f"alias '{p['alias']}' removed from version {p['version_number']}"
+    return text + _reason(p.get("reason"))
+
+
+#: A key-value tag's value is shown up to this many characters (values may hold 100,000).
+_SHOWN_VALUE = 60
+
+
+def _value(value: str) -> str:
+    shown = value if len(value) <= _SHOWN_VALUE else value[:_SHOWN_VALUE] + "..."
+    return repr(shown)
+
+
 Summary = Callable[[Describer, LoggedEvent, dict[str, Any]], str]
 
 _SUMMARIES: dict[str, Summary] = {
@@ -248,6 +269,10 @@ _SUMMARIES: dict[str, Summary] = {
     ),
     "Model.VersionDeleted": _version_deleted,
     "Model.StageChanged": _stage_changed,
+    "Model.AliasSet": _alias_set,
+    "Model.AliasRemoved": _alias_removed,
+    "Model.KeyValueTagSet": lambda d, e, p: f"model tag '{p['key']}' = {_value(p['value'])}",
+    "Model.KeyValueTagDeleted": lambda d, e, p: f"model tag '{p['key']}' deleted",
     "ModelName.Created": lambda d, e, p: f"name '{p['name']}' entered in the name index",
     "ModelName.Claimed": lambda d, e, p: f"name taken by model {_short(p['model_id'])}",
     "ModelName.Released": lambda d, e, p: f"name freed by model {_short(p['model_id'])}",
@@ -268,6 +293,12 @@ _SUMMARIES: dict[str, Summary] = {
     ),
     "ModelVersion.ArtifactLinked": _artifact_linked,
     "ModelVersion.Deleted": lambda d, e, p: f"{d.version_label(e)} deleted",
+    "ModelVersion.KeyValueTagSet": lambda d, e, p: (
+        f"{d.version_label(e)} tag '{p['key']}' = {_value(p['value'])}"
+    ),
+    "ModelVersion.KeyValueTagDeleted": lambda d, e, p: (
+        f"{d.version_label(e)} tag '{p['key']}' deleted"
+    ),
     "Artifact.Registered": lambda d, e, p: f"artifact '{p['name']}' registered",
     "Artifact.VersionRecorded": lambda d, e, p: (
         f"artifact '{p['name']}' version {p['number']} saved{_where(p)}"

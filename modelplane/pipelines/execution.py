@@ -201,7 +201,9 @@ def resolve_model(model: Model, naming: RunNaming, pipeline: str) -> ResolvedMod
             raise NotFoundError(msg) from None
         return ResolvedModel(model, found.id, found.name, pipeline_run.NAMED, None)
     if template is None:
-        created = backend.create_model_version(model_id, None, None, model.tags)
+        created = backend.create_model_version(
+            model_id, None, None, model.tags, model.source, model.run_id, model.run_link
+        )
         return ResolvedModel(model, created.id, created.name, pipeline_run.CREATED, None)
     for _ in range(3):  # get-or-create; a concurrent creator of the same name wins
         try:
@@ -210,7 +212,9 @@ def resolve_model(model: Model, naming: RunNaming, pipeline: str) -> ResolvedMod
         except NotFoundError:
             pass
         try:
-            created = backend.create_model_version(model_id, template, None, model.tags)
+            created = backend.create_model_version(
+                model_id, template, None, model.tags, model.source, model.run_id, model.run_link
+            )
         except EntityExistsError:
             continue
         return ResolvedModel(model, created.id, template, pipeline_run.CREATED, None)

@@ -26,11 +26,11 @@ M, V, MT = models.c, versions.c, model_tags.c
 
 #: A model's row with the name of its latest live version (kept on the row by the fold, so
 #: this is a primary-key join, not a scan of its versions).
-_with_latest = select(models, V.name.label("latest_version_name")).outerjoin(
+MODEL_WITH_LATEST = select(models, V.name.label("latest_version_name")).outerjoin(
     versions, V.id == M.latest_version_id
 )
-_model_by_name = _with_latest.where(M.name == bindparam("name"), M.deleted == false())
-_model_by_id = _with_latest.where(M.id == bindparam("id"))
+_model_by_name = MODEL_WITH_LATEST.where(M.name == bindparam("name"), M.deleted == false())
+_model_by_id = MODEL_WITH_LATEST.where(M.id == bindparam("id"))
 _live_models = select(counters.c.value).where(counters.c.name == "live_models")
 
 MODELS = "models"
@@ -105,7 +105,7 @@ def list_models(
     def page_query(after: Any) -> Select[Any]:
         past = [] if after is None else [sort > after]
         if tag is None:
-            return _with_latest.where(*where, *past).order_by(sort)
+            return MODEL_WITH_LATEST.where(*where, *past).order_by(sort)
         # The page of tag rows first, then their models: a planner that expects few rows
         # for the tag (PostgreSQL before its statistics) then joins one page, not them all.
         page = (
@@ -116,7 +116,7 @@ def list_models(
             .subquery()
         )
         return (
-            _with_latest.join(page, M.id == page.c.model_id)
+            MODEL_WITH_LATEST.join(page, M.id == page.c.model_id)
             .where(M.deleted == false())
             .order_by(page.c.name)
         )

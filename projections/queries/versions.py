@@ -12,6 +12,7 @@ from sqlalchemy import (
     FromClause,
     RowMapping,
     Select,
+    and_,
     bindparam,
     false,
     func,
@@ -292,4 +293,30 @@ def stage_history(
             SC.version_name > last["version_name"],
         )
         rows += list(conn.execute(rest.order_by(SC.version_name)).mappings())
+    return rows
+
+
+#: the most model ids one read of ``newest_in_each_stage`` carries
+_MODELS_PER_READ = 500
+
+
+def newest_in_each_stage(conn: Connection, model_ids: Sequence[str]) -> list[RowMapping]:
+    """The newest live version in each stage of each model (MLflow's ``latest_versions``),
+    with its model's name: a seek per (model, stage) on ``mp_versions_stage``, whatever the
+    number of versions, in one statement per 500 models."""
+    rows: list[RowMapping] = []
+    for start in range(0, len(model_ids), _MODELS_PER_READ):
+        chunk = list(model_ids[start : start + _MODELS_PER_READ])
+        newest = (
+            select(V.model_id, V.stage, func.max(V.number).label("number"))
+            .where(V.model_id.in_(chunk), V.deleted == false())
+            .group_by(V.model_id, V.stage)
+            .subquery()
+        )
+        query = (
+            select(versions, M.name.label("model_name"))
+            .join(newest, and_(V.model_id == newest.c.model_id, V.number == newest.c.number))
+            .join(models, M.id == V.model_id)
+        )
+        rows += conn.execute(query).mappings().all()
     return rows

@@ -29,9 +29,14 @@ TREE: dict[str, Any] = {
         "delete": None,
         "history": None,
         "version": {
-            name: None
-            for name in ("list", "describe", "create", "update", "delete", "artifacts", "runs")
+            **{
+                name: None
+                for name in ("list", "describe", "create", "update", "delete", "artifacts", "runs")
+            },
+            "tag": {"set": None, "delete": None},
         },
+        "alias": {"set": None, "delete": None, "list": None, "history": None},
+        "tag": {"set": None, "delete": None},
     },
     "run": {"list": None, "describe": None, "mark-failed": None},
     "artifact": {"list": None, "describe": None},
@@ -81,7 +86,8 @@ def test_every_command_is_listed_in_order() -> None:
 
 @pytest.mark.parametrize("path", _leaves(TREE), ids=" ".join)
 def test_a_command_lives_in_the_module_its_name_gives(path: tuple[str, ...]) -> None:
-    """``model version update`` in ``commands/model/version.py``, ``events`` in ``events.py``."""
+    """``model version update`` in ``commands/model/version/__init__.py``, ``model version tag
+    set`` in ``commands/model/version/tag.py``, ``events`` in ``events.py``."""
     callback = _command(path).callback
     assert callback is not None
     module = ".".join(("modelplane.cli.commands", *(path[:-1] or path)))
@@ -109,7 +115,8 @@ def test_a_command_imports_only_its_own_group() -> None:
     """Start-up: help for ``model list`` imports neither the other groups nor the SDK."""
     loaded = _modules_after("model", "list", "--help")
     assert "modelplane.cli.commands.model" in loaded
-    others = {"model.version", "run", "artifact", "events", "replay", "token", "server", "login"}
+    others = {"model.version", "model.alias", "model.tag", "run", "artifact", "events"}
+    others |= {"replay", "token", "server", "login"}
     assert not {f"modelplane.cli.commands.{name}" for name in others} & loaded
     assert "modelplane.client" not in loaded
     assert "sqlalchemy" not in loaded
@@ -117,7 +124,18 @@ def test_a_command_imports_only_its_own_group() -> None:
 
 @pytest.mark.parametrize(
     "group",
-    [(), ("model",), ("model", "version"), ("run",), ("artifact",), ("token",), ("server",)],
+    [
+        (),
+        ("model",),
+        ("model", "version"),
+        ("model", "version", "tag"),
+        ("model", "alias"),
+        ("model", "tag"),
+        ("run",),
+        ("artifact",),
+        ("token",),
+        ("server",),
+    ],
 )
 def test_help_lists_every_subcommand_in_order(
     group: tuple[str, ...], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch

@@ -47,6 +47,9 @@ from tests.projection_tables import dump_tables
 MODEL_NAMES = st.sampled_from(["iris", "mnist", "llm"])
 VERSION_NAMES = st.one_of(st.none(), st.sampled_from(["1.0", "rc", "gold"]))
 STAGES = st.sampled_from(["production", "staging", "production", "staging", "archived", "none"])
+ALIASES = st.sampled_from(["champion", "challenger", "Champion"])
+TAG_KEYS = st.sampled_from(["team", "mlflow.note"])
+TAG_VALUES = st.sampled_from(["", "x", "<b>y</b>"])
 EXCLUSIVE = ("staging", "production")
 #: The live tables are rebuilt in place after the first step and every this many steps.
 LIVE_REBUILD_EVERY = 5
@@ -57,12 +60,16 @@ class RefVersion:
     number: int
     name: str
     stage: str = "none"
+    key_value_tags: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
 class RefModel:
     next_number: int = 1
     versions: dict[int, RefVersion] = field(default_factory=dict)
+    #: alias -> the number of the version it names
+    aliases: dict[str, int] = field(default_factory=dict)
+    key_value_tags: dict[str, str] = field(default_factory=dict)
 
 
 def _has_versions(machine: RegistryMachine) -> bool:
@@ -91,6 +98,8 @@ class RegistryMachine(RuleBasedStateMachine):
         self.models: dict[str, RefModel] = {}
         #: (log position, {(model name, stage): version name}) after every step
         self.timeline: list[tuple[int, dict[tuple[str, str], str]]] = []
+        #: (log position, {model name: {alias: version number}} of the live models)
+        self.alias_timeline: list[tuple[int, dict[str, dict[str, int]]]] = []
 
     # ------------------------------------------------------------------- rules
 
@@ -176,6 +185,58 @@ class RegistryMachine(RuleBasedStateMachine):
         assert "t" in updated.tags and updated.description == description
 
     @precondition(_has_versions)
+    @rule(pick=st.integers(0, 100), alias=ALIASES)
+    def set_alias(self, pick: int, alias: str) -> None:
+        name, model = self._pick(pick)
+        number = list(model.versions)[pick % len(model.versions)]
+        found = self.client.set_model_version_alias(name, number, alias, reason="test")
+        model.aliases[alias] = number
+        assert found.number == number and alias in found.aliases
+
+    @rule(name=MODEL_NAMES, alias=ALIASES)
+    def delete_alias(self, name: str, alias: str) -> None:
+        model = self.models.get(name)
+        if model is None or alias not in model.aliases:
+            with pytest.raises(NotFoundError):
+                self.client.delete_model_version_alias(name, alias)
+            return
+        self.client.delete_model_version_alias(name, alias)
+        del model.aliases[alias]
+
+    @rule(name=MODEL_NAMES, key=TAG_KEYS, value=st.one_of(st.none(), TAG_VALUES))
+    def model_tag(self, name: str, key: str, value: str | None) -> None:
+        """Set a model's key-value tag, or delete it (``value`` None)."""
+        model = self.models.get(name)
+        if model is None or (value is None and key not in model.key_value_tags):
+            with pytest.raises(NotFoundError):
+                if value is None:
+                    self.client.delete_model_tag(name, key)
+                else:
+                    self.client.set_model_tag(name, key, value)
+            return
+        if value is None:
+            self.client.delete_model_tag(name, key)
+            del model.key_value_tags[key]
+        else:
+            self.client.set_model_tag(name, key, value)
+            model.key_value_tags[key] = value
+
+    @precondition(_has_versions)
+    @rule(pick=st.integers(0, 100), key=TAG_KEYS, value=st.one_of(st.none(), TAG_VALUES))
+    def version_tag(self, pick: int, key: str, value: str | None) -> None:
+        name, model = self._pick(pick)
+        version = list(model.versions.values())[pick % len(model.versions)]
+        if value is None and key not in version.key_value_tags:
+            with pytest.raises(NotFoundError):
+                self.client.delete_model_version_tag(name, version.number, key)
+        elif value is None:
+            self.client.delete_model_version_tag(name, version.number, key)
+            del version.key_value_tags[key]
+        else:
+            self.client.set_model_version_tag(name, version.number, key, value)
+            version.key_value_tags[key] = value
+
+    @precondition(_has_versions)
     @rule(pick=st.integers(0, 100))
     def delete_version(self, pick: int) -> None:
         name, model = self._pick(pick)
@@ -183,6 +244,7 @@ class RegistryMachine(RuleBasedStateMachine):
         found = self.client.get_model_version(name, number)
         self.client.delete_model_version(found.id)
         del model.versions[number]
+        model.aliases = {a: n for a, n in model.aliases.items() if n != number}
         with pytest.raises(NotFoundError):
             self.client.delete_model_version(found.id)
 
@@ -212,6 +274,12 @@ class RegistryMachine(RuleBasedStateMachine):
                 (v.number, v.name, v.stage)
                 for v in sorted(model.versions.values(), key=lambda v: -v.number)
             ]
+            assert [(v.aliases, v.key_value_tags) for v in listed] == [
+                (sorted(a for a, n in model.aliases.items() if n == v.number), v.key_value_tags)
+                for v in sorted(model.versions.values(), key=lambda v: -v.number)
+            ]
+            found = self.client.get_model(name)
+            assert (found.aliases, found.key_value_tags) == (model.aliases, model.key_value_tags)
             for stage in EXCLUSIVE:
                 holders = self.client.list_model_versions(name, stage=stage)
                 assert len(holders) <= 1, f"two holders of {stage}"
@@ -252,6 +320,9 @@ class RegistryMachine(RuleBasedStateMachine):
             if v.stage in EXCLUSIVE
         }
         self.timeline.append((self._head(), holders))
+        self.alias_timeline.append(
+            (self._head(), {name: dict(model.aliases) for name, model in self.models.items()})
+        )
         seen_models = {name for _, recorded in self.timeline for name, _ in recorded}
         for position, recorded in self.timeline:
             for name in seen_models:
@@ -263,6 +334,11 @@ class RegistryMachine(RuleBasedStateMachine):
                     else:
                         found = self.client.get_model_version(name, ModelStages(stage), at=position)
                         assert (found.name, found.stage.value) == (expected, stage)
+        # which version held each alias then: one read per model and past position
+        for position, live in self.alias_timeline:
+            for name, aliases in live.items():
+                then = self.client.list_model_aliases(name, at=position)
+                assert {alias: v.number for alias, v in then.items()} == aliases
 
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgres"])

@@ -47,6 +47,9 @@ def world(store: str) -> World:
     recorded = owner.record_artifact_version("dataset", stored, None, None, None, v1.id, "data")
     run_id = uuid4()
     owner.start_run(run_id, "run-1", "p", v1.id, "named", None, {})
+    owner.set_model_version_alias("iris", 1, "champion")
+    owner.set_model_tag("iris", "team", "ml")
+    owner.set_model_version_tag(v1.id, "k", "v")
     return World(Store.current(), model.id, v1.id, v2.id, recorded.id, run_id, stored)
 
 
@@ -77,6 +80,9 @@ QUERIES: dict[str, Call] = {
     "list_pipeline_runs": lambda b, w: b.list_pipeline_runs(None, None, None, PageRequest()),
     "steps_of": lambda b, w: b.steps_of(w.run_id),
     "consuming_runs": lambda b, w: b.consuming_runs(w.v1),
+    "get_model_version_by_alias": lambda b, w: b.get_model_version_by_alias("iris", "champion"),
+    "list_model_aliases": lambda b, w: b.list_model_aliases("iris"),
+    "get_alias_history": lambda b, w: b.get_alias_history("iris"),
 }
 
 #: commands a ``write`` role may run
@@ -98,6 +104,12 @@ WRITES: dict[str, Call] = {
     "start_run": lambda b, w: b.start_run(uuid4(), "run-2", "p", None, None, None, {}),
     "finish_step": lambda b, w: b.finish_step(w.run_id, "train", {}, {}, 1.0, None),
     "finish_run": lambda b, w: b.finish_run(w.run_id, "completed"),
+    "set_model_version_alias": lambda b, w: b.set_model_version_alias("iris", 2, "champion"),
+    "delete_model_version_alias": lambda b, w: b.delete_model_version_alias("iris", "champion"),
+    "set_model_tag": lambda b, w: b.set_model_tag("iris", "team", "other"),
+    "delete_model_tag": lambda b, w: b.delete_model_tag("iris", "team"),
+    "set_model_version_tag": lambda b, w: b.set_model_version_tag(w.v1, "k", "other"),
+    "delete_model_version_tag": lambda b, w: b.delete_model_version_tag(w.v1, "k"),
 }
 
 #: what only ``admin`` may do

@@ -1,6 +1,7 @@
 """``modelplane model ...``: register, list, describe, update, delete a model, its history.
 
-``modelplane model version ...`` is the ``version`` module beside this one.
+``modelplane model version ...``, ``model alias ...`` and ``model tag ...`` are the
+``version``, ``alias`` and ``tag`` modules beside this one.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ app = typer.Typer(
     help="Register, list, describe, update and delete models.",
     no_args_is_help=True,
     add_completion=False,
-    cls=lazy_group(__name__, "version"),
+    cls=lazy_group(__name__, "version", "alias", "tag"),
 )
 
 #: How ``model describe`` labels a model-card field where the field's name is not the label.
@@ -61,6 +62,8 @@ def _show_model(model: ModelResponse, as_json: bool) -> None:
             ("name", model.name),
             ("latest version", model.latest_version_name),
             *card,
+            ("aliases", ", ".join(f"{a}: {n}" for a, n in model.aliases.items())),
+            *((f"tag: {k}", v) for k, v in model.key_value_tags.items()),
             ("created", render.when(model.created)),
             ("updated", render.when(model.updated)),
             ("created by", model.user),

@@ -13,9 +13,10 @@ from modelplane.domain.errors import StageOccupiedError, ValidationError
 from modelplane.domain.link_kinds import DATA, DEPLOYMENT, LINK_KINDS, MODEL
 from modelplane.domain.stages import selected_stage
 
-from ... import render, sdk
-from ...confirm import confirm
-from ...options import (
+from .... import render, sdk
+from ....confirm import confirm
+from ....lazy_group import lazy_group
+from ....options import (
     STAGE_CHOICES,
     AddTagsOpt,
     AtOpt,
@@ -31,7 +32,7 @@ from ...options import (
     choices,
     force_option,
 )
-from ...params import parse_at, version_selector
+from ....params import parse_at, version_selector
 
 if TYPE_CHECKING:
     from modelplane.client import Client
@@ -42,6 +43,7 @@ app = typer.Typer(
     help="Versions of a model: list, describe, create, update (stage), delete.",
     no_args_is_help=True,
     add_completion=False,
+    cls=lazy_group(__name__, "tag"),
 )
 
 
@@ -80,6 +82,11 @@ def _show_version(version: ModelVersionResponse, as_json: bool) -> None:
         ("stage", render.stage(version.stage)),
         ("description", version.description),
         ("tags", ", ".join(version.tags)),
+        ("aliases", ", ".join(version.aliases)),
+        *((f"tag: {k}", v) for k, v in version.key_value_tags.items()),
+        ("source", version.source),
+        ("run id", version.run_id),
+        ("run link", version.run_link),
         ("created", render.when(version.created)),
         ("updated", render.when(version.updated)),
         ("created by", version.user),
@@ -137,11 +144,24 @@ def create_version(
     version_name: Annotated[str | None, typer.Option("--name", help="Default: the number.")] = None,
     description: VersionDescriptionOpt = None,
     tag: TagsOpt = None,
+    source: Annotated[
+        str | None, typer.Option(help="Where the version's files are (a URI); kept for good.")
+    ] = None,
+    run_id: Annotated[
+        str | None, typer.Option(help="The run that made it, in another system (MLflow's).")
+    ] = None,
+    run_link: Annotated[str | None, typer.Option(help="A link to that run.")] = None,
     as_json: JsonOpt = False,
 ) -> None:
     """Create the next version of a model."""
     created = sdk.client().create_model_version(
-        name, name=version_name, description=description, tags=tag
+        name,
+        name=version_name,
+        description=description,
+        tags=tag,
+        source=source,
+        run_id=run_id,
+        run_link=run_link,
     )
     _show_version(created, as_json)
 
