@@ -5,6 +5,8 @@ Kept free of the event-sourcing imports so that a read-only process starts fast.
 
 from __future__ import annotations
 
+import functools
+import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -21,14 +23,34 @@ SCHEMA_LOCK_KEY = 0x6D70_7363_6865_6D61  # "mpschema"
 SQLITE_BUSY_TIMEOUT_MS = 60_000
 
 
+#: SQLite function: ``ILIKE`` as PostgreSQL folds case (SQLite's own ``LIKE`` folds ASCII only)
+ILIKE_FUNCTION = "mp_ilike"
+
+
 def sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
-    """WAL (readers never block the writer), FULL sync (a commit survives power loss)."""
+    """WAL (readers never block the writer), FULL sync (a commit survives power loss), and
+    the functions the read queries use."""
     if isinstance(dbapi_connection, sqlite3.Connection):
         cursor = dbapi_connection.cursor()
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA journal_mode=WAL")
         cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
+        dbapi_connection.create_function(ILIKE_FUNCTION, 2, _ilike, deterministic=True)
+
+
+def _ilike(value: str | None, pattern: str | None) -> bool | None:
+    """``value ILIKE pattern`` (``%`` any run, ``_`` one character, no escape character),
+    folding case over all of Unicode, as PostgreSQL does in a UTF-8 database."""
+    if value is None or pattern is None:
+        return None
+    return _ilike_pattern(pattern).fullmatch(value) is not None
+
+
+@functools.lru_cache(maxsize=256)
+def _ilike_pattern(pattern: str) -> re.Pattern[str]:
+    parts = [".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern]
+    return re.compile("".join(parts), re.DOTALL | re.IGNORECASE)
 
 
 def make_engine(url: str) -> Engine:

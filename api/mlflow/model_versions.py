@@ -22,6 +22,7 @@ from modelplane.domain import stages
 from modelplane.domain.errors import NotFoundError, StageOccupiedError, ValidationError
 from modelplane.domain.names import as_number
 from modelplane.domain.stages import selected_stage
+from modelplane.projections.queries.ids import as_uuid
 from modelplane.responses import ModelVersionResponse
 
 from ..auth import Backend
@@ -47,21 +48,26 @@ def create_model_version(backend: Backend, body: messages.CreateModelVersion) ->
     if not body.source:
         raise missing("source")
     lookups.check_tags(body.tags)
-    model = lookups.model_named(backend, body.name)
-    with backend.atomic() if body.tags else nullcontext():  # the version and its tags
-        created = backend.create_model_version(
-            model.id,
-            None,
-            body.description,
-            None,
-            source=body.source,
-            run_id=body.run_id or None,
-            run_link=body.run_link or None,
-        )
-        if body.tags:
-            for tag in body.tags:
-                backend.set_model_version_tag(created.id, tag.key, tag.value)
-            created = backend.get_model_version_by_id(created.id)
+    name = lookups.model_name(body.name)
+    # the backend takes a name or an id; MLflow names models by name only
+    model = lookups.model_named(backend, name).id if as_uuid(name) is not None else name
+    try:
+        with backend.atomic() if body.tags else nullcontext():  # the version and its tags
+            created = backend.create_model_version(
+                model,
+                None,
+                body.description,
+                None,
+                source=body.source,
+                run_id=body.run_id or None,
+                run_link=body.run_link or None,
+            )
+            if body.tags:
+                for tag in body.tags:
+                    backend.set_model_version_tag(created.id, tag.key, tag.value)
+                created = backend.get_model_version_by_id(created.id)
+    except NotFoundError:  # no live model of that name
+        raise lookups.model_not_found(name) from None
     return _answer(created)
 
 

@@ -198,7 +198,12 @@ class LocalBackend(Backend):
         created = self._store.registry.register_model(
             name, fields=fields, tags=tags, actor=self.actor
         )
-        return self.get_model(created.id)
+        from modelplane.projections.queries.labels import ModelLabels
+        from modelplane.projections.queries.models import model_row
+
+        with self._store.read() as conn:
+            row = model_row(conn, created.id)
+        return _model(row, ModelLabels())  # a model just made has no aliases or key-value tags
 
     def get_model(self, model_name_or_id: str | UUID) -> ModelResponse:
         self._allow(READ, "Reading a model")
@@ -346,7 +351,12 @@ class LocalBackend(Backend):
             run_link=run_link,
             actor=self.actor,
         )
-        return self.get_model_version_by_id(created.id)
+        from modelplane.projections.queries.labels import VersionLabels
+
+        with self._store.read() as conn:
+            row = _version_with_model(conn, created.id)
+        # a version just made has no aliases or key-value tags: no labels to read
+        return self._version_response(row, row["model_name"], None, None, None, VersionLabels())
 
     def get_model_version(
         self,

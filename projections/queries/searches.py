@@ -10,9 +10,11 @@ neither repeats nor skips a row.
 Names sort by code point on both stores (SQLite's ``BINARY``, PostgreSQL's ``"C"``
 collation), so a page's order and its keyset comparisons do not depend on the database's
 locale. ``LIKE`` is case-sensitive on both (SQLite's own ``LIKE`` ignores ASCII case: there
-the pattern is run as a ``GLOB``); ``ILIKE`` folds case as each database does (SQLite: ASCII
-only, as MLflow on SQLite). Key-value tags are read after the rows' own tables inside each
-statement (``EXISTS`` in the ``WHERE``, after the ``FROM``): ``tables.READ_LAST``.
+the pattern is run as a ``GLOB``). ``ILIKE`` folds case over all of Unicode: SQLite's own
+folds ASCII only, so there it is ``engine.ILIKE_FUNCTION``, registered on every connection;
+PostgreSQL folds as the database's ``LC_CTYPE`` does (all of Unicode in a UTF-8 one).
+Key-value tags are read after the rows' own tables inside each statement (``EXISTS`` in the
+``WHERE``, after the ``FROM``): ``tables.READ_LAST``.
 """
 
 from __future__ import annotations
@@ -31,11 +33,13 @@ from sqlalchemy import (
     and_,
     exists,
     false,
+    func,
     not_,
     or_,
     select,
 )
 
+from ..engine import ILIKE_FUNCTION
 from ..tables import model_key_value_tags, models, version_key_value_tags, versions
 from .models import MODEL_WITH_LATEST
 
@@ -181,8 +185,8 @@ def _compare(
     if comparator == "LIKE":
         return _like(conn, column, str(value))
     if comparator == "ILIKE":
-        if conn.dialect.name == "sqlite":  # SQLite's LIKE ignores (ASCII) case
-            return column.like(str(value).replace("\\", "\\\\"), escape="\\")
+        if conn.dialect.name == "sqlite":  # SQLite's LIKE folds ASCII only
+            return getattr(func, ILIKE_FUNCTION)(column, str(value)) == 1
         return column.ilike(str(value).replace("\\", "\\\\"), escape="\\")
     compare = {
         "=": column.__eq__,

@@ -280,3 +280,24 @@ def test_a_token_for_a_time_no_row_can_have_is_refused(
     forged = search.paging.encode(search.MODELS_SCOPE, digest, [2**62, "x"])
     with pytest.raises(ValidationError, match="page_token"):
         search.search_models(backend, None, 1, order, forged)
+
+
+@pytest.mark.parametrize(
+    ("text", "names"),
+    [
+        ("name ILIKE 'é%'", {"ÉCOLE", "école"}),
+        ("name ILIKE 'ÉCOLE'", {"ÉCOLE", "école"}),
+        ("name LIKE 'é%'", {"école"}),
+        ("name ILIKE 'ALPHA'", {"Alpha", "alpha"}),
+        ("name LIKE 'al_pha'", {"al_pha", "al%pha"}),
+        ("name LIKE 'a*b'", {"a*b"}),
+        ("name LIKE 'a\\b'", {"a\\b"}),
+        ("name LIKE '[x]%'", {"[x]y"}),
+    ],
+)
+def test_like_and_ilike_fold_case_the_same_on_both_stores(
+    populated: tuple[LocalBackend, dict[str, Any]], text: str, names: set[str]
+) -> None:
+    backend, _ = populated
+    found = search.search_models(backend, text, 100, [], None)
+    assert {m.name for m in found.items} == names
