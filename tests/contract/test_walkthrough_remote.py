@@ -182,6 +182,9 @@ def run_chain(chain: Chain, env: dict[str, str], tmp_path: Path) -> None:
 
 #: the README's webhook receiver serves forever: tests/http/test_readme_receiver.py runs it
 RECEIVER = "# webhook_receiver.py"
+#: the README's MLflow block needs MODELPLANE_SERVER_URL set (a login is not enough) and
+#: MLflow's client: tests/mlflow/test_readme_mlflow.py runs it
+MLFLOW = "# mlflow_clients.py"
 
 
 def readme_script() -> str:
@@ -189,7 +192,7 @@ def readme_script() -> str:
     blocks = [
         b
         for b in parse_guide(README.read_text(encoding="utf-8"))
-        if b.language == "python" and not b.text.startswith(RECEIVER)
+        if b.language == "python" and not b.text.startswith((RECEIVER, MLFLOW))
     ]
     assert len(blocks) == 2, [b.line for b in blocks]
     text = "\n".join(b.text for b in blocks)
