@@ -66,8 +66,9 @@ def create_model_version(backend: Backend, body: messages.CreateModelVersion) ->
                 for tag in body.tags:
                     backend.set_model_version_tag(created.id, tag.key, tag.value)
                 created = backend.get_model_version_by_id(created.id)
-    except NotFoundError:  # no live model of that name
-        raise lookups.model_not_found(name) from None
+    except NotFoundError:
+        lookups.model_named(backend, name)  # no live model of that name: MLflow's 404
+        raise
     return _answer(created)
 
 

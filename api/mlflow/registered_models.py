@@ -47,12 +47,12 @@ def create_registered_model(backend: Backend, body: messages.CreateRegisteredMod
     try:
         with backend.atomic() if body.tags else nullcontext():  # the model and its tags
             created = backend.create_model(name, {"description": body.description}, None)
-            for tag in body.tags:
-                backend.set_model_tag(created.id, tag.key, tag.value)
+            if body.tags:
+                for tag in body.tags:
+                    backend.set_model_tag(created.id, tag.key, tag.value)
+                created = backend.get_model(created.id)  # with its tags, before any later write
     except EntityExistsError:
         raise _exists(name) from None
-    if body.tags:
-        created = lookups.model_named(backend, created.name)
     # a model just made has no versions: no latest ones to read
     return JSON({"registered_model": convert.registered_model(created, [])})
 

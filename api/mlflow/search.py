@@ -17,6 +17,7 @@ from typing import Any, Generic, TypeVar
 
 from modelplane.backend.local import LocalBackend
 from modelplane.domain.errors import ValidationError
+from modelplane.domain.names import MAX_VERSION_NUMBER
 from modelplane.projections.queries.searches import Condition, Sort, SortValue
 from modelplane.responses import ModelResponse, ModelVersionResponse
 
@@ -144,6 +145,8 @@ def _page(
 
 def _stored(field: str, value: Any) -> SortValue:
     """A token's value as the read tables hold it (timestamps: microseconds since 1970)."""
+    if field == "version_number" and not 0 <= value <= MAX_VERSION_NUMBER:
+        raise ValidationError("Invalid page_token: pass a next_page_token as given.")
     if field not in _TIMESTAMPS:
         return value  # type: ignore[no-any-return]
     try:

@@ -4,8 +4,9 @@ in any of a few orders, one page after a key: the filtering, sorting and cutting
 A search reads only the page it answers (``LIMIT``), whatever the number of candidates: the
 MLflow API's ``search_registered_models`` and ``search_model_versions`` stand on this, and a
 model with 10,000 versions must not be loaded to answer a page of 10. The page starts after
-the sort key of the last row of the previous page (a keyset), so a write between two pages
-neither repeats nor skips a row.
+the sort key of the last row of the previous page (a keyset), so a row created or deleted
+between two pages does not shift the others (an offset would repeat or skip one); a row whose
+sort key itself moves meanwhile (its ``updated``) may be shown twice or not at all.
 
 Names sort by code point on both stores (SQLite's ``BINARY``, PostgreSQL's ``"C"``
 collation), so a page's order and its keyset comparisons do not depend on the database's
@@ -37,6 +38,7 @@ from sqlalchemy import (
     not_,
     or_,
     select,
+    true,
 )
 
 from ..engine import ILIKE_FUNCTION
@@ -45,6 +47,8 @@ from .models import MODEL_WITH_LATEST
 
 M, V = models.c, versions.c
 MK, VK = model_key_value_tags.c, version_key_value_tags.c
+
+_INT32_MIN, _INT32_MAX = -(2**31), 2**31 - 1
 
 Comparator = Literal["=", "!=", "<", "<=", ">", ">=", "LIKE", "ILIKE", "IN", "NOT IN"]
 Value = str | int | tuple[str, ...]
@@ -188,6 +192,12 @@ def _compare(
         if conn.dialect.name == "sqlite":  # SQLite's LIKE folds ASCII only
             return getattr(func, ILIKE_FUNCTION)(column, str(value)) == 1
         return column.ilike(str(value).replace("\\", "\\\\"), escape="\\")
+    if isinstance(value, int) and not _INT32_MIN <= value <= _INT32_MAX:
+        # past any number a version can have (and past what the column's type binds): every
+        # number is below it, or above it
+        below = value > _INT32_MAX
+        holds = comparator in (("<", "<=", "!=") if below else (">", ">=", "!="))
+        return true() if holds else false()
     compare = {
         "=": column.__eq__,
         "!=": column.__ne__,

@@ -22,10 +22,14 @@ _COMPARE = {
 }
 
 
-def like_pattern(pattern: str, ignore_case: bool) -> re.Pattern[str]:
+def like_pattern(pattern: str) -> re.Pattern[str]:
     """SQL ``LIKE`` as a regular expression: ``%`` any run, ``_`` one character."""
     parts = [".*" if c == "%" else "." if c == "_" else re.escape(c) for c in pattern]
-    return re.compile("".join(parts), re.DOTALL | (re.IGNORECASE if ignore_case else 0))
+    return re.compile("".join(parts), re.DOTALL)
+
+
+def _lowered(text: str) -> str:
+    return "".join(c.lower()[:1] for c in text)
 
 
 def holds(clause: Clause, found: str | int | None) -> bool:
@@ -33,8 +37,12 @@ def holds(clause: Clause, found: str | int | None) -> bool:
     if found is None:
         return clause.matches_missing
     if clause.comparator in ("LIKE", "ILIKE"):
-        pattern = like_pattern(str(clause.value), clause.comparator == "ILIKE")
-        return isinstance(found, str) and pattern.fullmatch(found) is not None
+        if not isinstance(found, str):
+            return False
+        text, pattern = found, str(clause.value)
+        if clause.comparator == "ILIKE":  # each character lowered on its own, as PostgreSQL
+            text, pattern = _lowered(text), _lowered(pattern)
+        return like_pattern(pattern).fullmatch(text) is not None
     if clause.comparator == "IN":
         return found in clause.value  # type: ignore[operator]
     if clause.comparator == "NOT IN":

@@ -301,3 +301,44 @@ def test_like_and_ilike_fold_case_the_same_on_both_stores(
     backend, _ = populated
     found = search.search_models(backend, text, 100, [], None)
     assert {m.name for m in found.items} == names
+
+
+@pytest.mark.parametrize(
+    ("text", "all_or_none"),
+    [
+        ("version_number > 3000000000", False),
+        ("version_number <= 3000000000", True),
+        ("version_number = 9999999999999999999", False),
+        ("version_number != 9999999999999999999", True),
+        ("version_number >= -9999999999", True),
+        ("version_number < -9999999999", False),
+    ],
+)
+def test_numbers_past_any_version_compare_without_failing(
+    populated: tuple[LocalBackend, dict[str, Any]], text: str, all_or_none: bool
+) -> None:
+    backend, known = populated
+    found = search.search_versions(backend, text, 1000, [], None)
+    assert len(found.items) == (len(known["versions"]) if all_or_none else 0)
+
+
+def test_a_token_for_a_version_number_no_version_can_have_is_refused(
+    populated: tuple[LocalBackend, dict[str, Any]],
+) -> None:
+    backend, _ = populated
+    order = ["version_number DESC"]
+    keys = ordering.parse(order, ordering.MODEL_VERSIONS)
+    digest = search.paging.search_digest(search.VERSIONS_SCOPE, None, keys)
+    forged = search.paging.encode(search.VERSIONS_SCOPE, digest, [2**40, "m"])
+    with pytest.raises(ValidationError, match="page_token"):
+        search.search_versions(backend, None, 1, order, forged)
+
+
+def test_an_ilike_of_many_wildcards_answers_at_once(
+    populated: tuple[LocalBackend, dict[str, Any]],
+) -> None:
+    """A pattern that makes a backtracking matcher take minutes (``%`` runs before a letter
+    no name has) is answered like any other (no timing asserted: it would hang, not slow)."""
+    backend, _ = populated
+    found = search.search_models(backend, "name ILIKE '" + "%a" * 40 + "%z'", 100, [], None)
+    assert found.items == []
